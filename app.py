@@ -1,0 +1,21 @@
+"""Start lmdemo: parse flags → Settings → services → build_app → launch."""
+
+import logging
+import sys
+
+from lmdemo.services import build_services
+from lmdemo.settings import load_settings
+from lmdemo.ui.layout import build_app, launch_options
+
+
+def main(argv: list[str]) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(argv)
+    services = build_services(settings)
+    if settings.preload:
+        services.preload()
+    build_app(services).launch(**launch_options(services))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

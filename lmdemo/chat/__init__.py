@@ -1,0 +1,1 @@
+"""The chat service: conversations on top of a ChatBackend, independent of any UI."""

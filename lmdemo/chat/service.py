@@ -1,0 +1,116 @@
+"""Multi-turn chat: assemble the conversation, stream the reply, measure it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lmdemo.errors import UserError
+from lmdemo.models.types import FinishReason, Message, SamplingParams
+from lmdemo.text import clean_user_text
+
+if TYPE_CHECKING:
+    from lmdemo.models.backend import ChatBackend
+
+
+@dataclass(frozen=True)
+class ReplyStats:
+    """How one reply went: shown under it in the UI and logged."""
+
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    first_token_seconds: float
+    finish_reason: FinishReason
+
+    @property
+    def tokens_per_second(self) -> float:
+        decode_time = self.seconds - self.first_token_seconds
+        if self.completion_tokens <= 1 or decode_time <= 0:
+            return 0.0
+        return (self.completion_tokens - 1) / decode_time
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.completion_tokens} tokens",
+            f"{self.tokens_per_second:.1f} tok/s",
+            f"first token {self.first_token_seconds:.2f} s",
+            self.model,
+        ]
+        if self.finish_reason == "cancelled":
+            parts.append("stopped")
+        elif self.finish_reason == "length":
+            parts.append("hit the max new tokens")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class ReplyUpdate:
+    """The reply so far; `stats` is set on the last update only."""
+
+    text: str
+    stats: ReplyStats | None = None
+
+
+def build_messages(system_prompt: str, history: Sequence[Message], message: str) -> list[Message]:
+    """System prompt (if any), the earlier turns, then the new user message."""
+    messages: list[Message] = []
+    if system_prompt.strip():
+        messages.append({"role": "system", "content": clean_user_text(system_prompt).strip()})
+    for turn in history:
+        if turn.get("role") in ("user", "assistant") and isinstance(turn.get("content"), str):
+            messages.append({"role": turn["role"], "content": turn["content"]})
+    messages.append({"role": "user", "content": message})
+    return messages
+
+
+class ChatService:
+    """Streams replies from whichever backend the settings chose."""
+
+    def __init__(self, backend: ChatBackend) -> None:
+        self._backend = backend
+
+    def model_name(self) -> str:
+        return self._backend.model_name()
+
+    def reply(
+        self,
+        message: str,
+        history: Sequence[Message],
+        system_prompt: str,
+        params: SamplingParams,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[ReplyUpdate]:
+        """Yield the growing reply; closing the iterator stops generation."""
+        message = clean_user_text(message).strip()
+        if not message:
+            raise UserError("Type a message first.")
+        started = time.perf_counter()
+        first_token = 0.0
+        text = ""
+        stream = self._backend.stream(build_messages(system_prompt, history, message), params, cancel)
+        try:
+            for chunk in stream:
+                if chunk.text and not text:
+                    first_token = time.perf_counter() - started
+                text += chunk.text
+                if chunk.finish_reason is None:
+                    yield ReplyUpdate(text)
+                    continue
+                stats = ReplyStats(
+                    model=self._backend.model_name(),
+                    prompt_tokens=chunk.prompt_tokens,
+                    completion_tokens=chunk.completion_tokens,
+                    seconds=time.perf_counter() - started,
+                    first_token_seconds=first_token,
+                    finish_reason=chunk.finish_reason,
+                )
+                yield ReplyUpdate(text, stats)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,5 @@
+"""Errors whose message is written for the person using the app (shown as-is in the UI)."""
+
+
+class UserError(Exception):
+    """Something the user can fix or should know about; its message is shown verbatim."""

@@ -1,0 +1,1 @@
+"""The model-serving layer: knows torch and transformers, knows nothing of Gradio."""

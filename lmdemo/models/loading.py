@@ -1,0 +1,230 @@
+"""Load causal LMs, sentence encoders and sequence classifiers on the right device, dtype and quantization.
+
+Only safetensors weights are read and remote code is off unless the settings turn it on.
+If bitsandbytes cannot quantize here, the model loads unquantized and the report says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from lmdemo.errors import UserError
+from lmdemo.models.quantization import bitsandbytes_problem, bnb_config, silence_bitsandbytes
+from lmdemo.models.sources import ModelSource, gguf_to_safetensors, resolve
+from lmdemo.settings import Quantization
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CLASSIFIER_HEADS = ("classifier", "score", "pre_classifier")
+
+
+class ModelLoadError(UserError, RuntimeError):
+    """A model could not be loaded; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """What was loaded and what it costs, shown in the UI and logged at start-up."""
+
+    role: str
+    name: str
+    spec: str
+    device: str
+    dtype: str
+    quantization: str
+    footprint_mb: float
+    load_seconds: float
+    note: str = ""
+
+
+@dataclass
+class LoadedModel:
+    """A model with its tokenizer and its report."""
+
+    model: Any
+    tokenizer: Any
+    report: ModelReport
+
+
+def resolve_device(device: str) -> str:
+    """`auto` → cuda when present; asking for cuda without one is an error, not a silent CPU run."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("--device cuda was asked for, but no CUDA GPU is visible; use --device cpu")
+    return device
+
+
+def _plain_dtype(device: str) -> torch.dtype:
+    """Unquantized weights: fp32 on CPU (fastest there in eager mode), half precision on GPU."""
+    if device == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def _footprint_mb(model: torch.nn.Module) -> float:
+    tensors = list(model.parameters()) + list(model.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+
+
+def _load_with_fallback(
+    load: Callable[[dict[str, Any]], T], quantization: Quantization, device: str, skip: Sequence[str] = ()
+) -> tuple[T, str, str]:
+    """Call `load(kwargs)` quantized; if bitsandbytes is missing or fails, load unquantized.
+
+    Returns the model, the quantization actually used, and a note for the report.
+    """
+    plain = {"dtype": _plain_dtype(device)}
+    if quantization == "none":
+        return load(plain), "none", ""
+    problem = bitsandbytes_problem()
+    if problem is None:
+        silence_bitsandbytes()
+        kwargs = {"quantization_config": bnb_config(quantization, device, skip), "device_map": device}
+        kwargs["dtype"] = torch.float32 if device == "cpu" else _plain_dtype(device)
+        try:
+            return load(kwargs), quantization, ""
+        except (ImportError, RuntimeError, ValueError) as error:
+            problem = f"{quantization} loading failed ({type(error).__name__}: {error})"
+    note = f"{problem}; loaded unquantized instead"
+    log.warning(note)
+    return load(plain), "none", note
+
+
+def _source_folder(spec: str, cache_dir: Path) -> ModelSource:
+    source = resolve(spec)
+    if source.gguf_file is not None:
+        converted = gguf_to_safetensors(source.gguf_file, cache_dir)
+        return ModelSource(source.spec, str(converted), source.name)
+    return source
+
+
+def _report(role: str, source: ModelSource, model: torch.nn.Module, device: str, quant: str,
+            seconds: float, note: str) -> ModelReport:
+    dtype = next(model.parameters()).dtype
+    return ModelReport(
+        role=role,
+        name=source.name,
+        spec=source.spec,
+        device=device,
+        dtype=str(dtype).removeprefix("torch."),
+        quantization=quant,
+        footprint_mb=round(_footprint_mb(model), 1),
+        load_seconds=round(seconds, 2),
+        note=note,
+    )
+
+
+def load_causal_lm(
+    spec: str,
+    *,
+    device: str = "auto",
+    quantization: Quantization = "none",
+    cache_dir: Path,
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """A GPT-style chat model and its tokenizer (with the model's own chat template)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    started = time.perf_counter()
+    device = resolve_device(device)
+    source = _source_folder(spec, cache_dir)
+
+    def load(kwargs: dict[str, Any]) -> Any:
+        model = AutoModelForCausalLM.from_pretrained(
+            source.location, use_safetensors=True, trust_remote_code=trust_remote_code, **kwargs
+        )
+        if "device_map" not in kwargs:
+            model = model.to(device)
+        return model.eval()
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code)
+        model, used, note = _load_with_fallback(load, quantization, device)
+    except OSError as error:
+        raise ModelLoadError(f"could not load chat model {spec!r}: {error}") from error
+    if tokenizer.chat_template is None:
+        raise ModelLoadError(f"{spec!r} has no chat template; choose an instruct/chat model")
+    report = _report("chat", source, model, device, used, time.perf_counter() - started, note)
+    return LoadedModel(model, tokenizer, report)
+
+
+def load_encoder(
+    spec: str,
+    *,
+    device: str = "auto",
+    quantization: Quantization = "none",
+    cache_dir: Path,
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """A BERT-style sentence encoder (sentence-transformers: its pooling and normalisation)."""
+    from sentence_transformers import SentenceTransformer
+
+    started = time.perf_counter()
+    device = resolve_device(device)
+    source = _source_folder(spec, cache_dir)
+
+    def load(kwargs: dict[str, Any]) -> Any:
+        return SentenceTransformer(
+            source.location,
+            device=None if "device_map" in kwargs else device,
+            trust_remote_code=trust_remote_code,
+            model_kwargs={"use_safetensors": True, **kwargs},
+        ).eval()
+
+    try:
+        encoder, used, note = _load_with_fallback(load, quantization, device)
+    except OSError as error:
+        raise ModelLoadError(f"could not load encoder {spec!r}: {error}") from error
+    report = _report("encoder", source, encoder, device, used, time.perf_counter() - started, note)
+    return LoadedModel(encoder, encoder.tokenizer, report)
+
+
+def load_sequence_classifier(
+    spec: str,
+    *,
+    labels: Sequence[str],
+    device: str = "auto",
+    quantization: Quantization = "none",
+    cache_dir: Path,
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """A BERT-style model with a fresh classification head for `labels`, ready to fine-tune.
+
+    Under bitsandbytes the head stays in full precision: it is small and must train.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    started = time.perf_counter()
+    device = resolve_device(device)
+    source = _source_folder(spec, cache_dir)
+    id2label = dict(enumerate(labels))
+
+    def load(kwargs: dict[str, Any]) -> Any:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source.location,
+            num_labels=len(labels),
+            id2label=id2label,
+            label2id={label: i for i, label in id2label.items()},
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
+            **kwargs,
+        )
+        return model if "device_map" in kwargs else model.to(device)
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code)
+        model, used, note = _load_with_fallback(load, quantization, device, CLASSIFIER_HEADS)
+    except OSError as error:
+        raise ModelLoadError(f"could not load classifier base {spec!r}: {error}") from error
+    report = _report("classifier", source, model, device, used, time.perf_counter() - started, note)
+    return LoadedModel(model, tokenizer, report)

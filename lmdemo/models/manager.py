@@ -1,0 +1,73 @@
+"""A lazy, cached, thread-safe registry of the loaded models.
+
+Models are shared by every user (they hold no per-user state); a per-role lock makes two
+users who ask at once wait for one load instead of loading twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from lmdemo.models.loading import LoadedModel, ModelReport, load_causal_lm, load_encoder
+from lmdemo.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ModelManager:
+    """Loads each configured model on first use and keeps it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._models: dict[str, LoadedModel] = {}
+        self._locks: dict[str, threading.Lock] = {"chat": threading.Lock(), "encoder": threading.Lock()}
+
+    def _get(self, role: str, load: Callable[[], LoadedModel]) -> LoadedModel:
+        loaded = self._models.get(role)
+        if loaded is not None:
+            return loaded
+        with self._locks[role]:
+            loaded = self._models.get(role)
+            if loaded is None:
+                loaded = load()
+                self._models[role] = loaded
+                r = loaded.report
+                log.info(
+                    "loaded %s model %s on %s (%s, quantization %s): %.1f MB in %.2f s %s",
+                    role, r.name, r.device, r.dtype, r.quantization, r.footprint_mb, r.load_seconds, r.note,
+                )
+        return loaded
+
+    def chat(self) -> LoadedModel:
+        """The GPT-style chat model."""
+        s = self._settings
+        return self._get(
+            "chat",
+            lambda: load_causal_lm(
+                s.chat_model,
+                device=s.device,
+                quantization=s.quantization,
+                cache_dir=s.cache_dir,
+                trust_remote_code=s.trust_remote_code,
+            ),
+        )
+
+    def encoder(self) -> LoadedModel:
+        """The BERT-style sentence encoder."""
+        s = self._settings
+        return self._get(
+            "encoder",
+            lambda: load_encoder(
+                s.encoder_model,
+                device=s.device,
+                quantization=s.quantization,
+                cache_dir=s.cache_dir,
+                trust_remote_code=s.trust_remote_code,
+            ),
+        )
+
+    def reports(self) -> list[ModelReport]:
+        """Reports of the models loaded so far, chat first."""
+        return [self._models[role].report for role in ("chat", "encoder") if role in self._models]

