@@ -1,15 +1,15 @@
 """Start lmdemo: parse flags → Settings → services → build_app → launch."""
 
-import logging
 import sys
 
+from lmdemo.logs import configure_logging
 from lmdemo.services import build_services
 from lmdemo.settings import load_settings
 from lmdemo.ui.layout import build_app, launch_options
 
 
 def main(argv: list[str]) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     settings = load_settings(argv)
     services = build_services(settings)
     if settings.preload:

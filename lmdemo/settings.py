@@ -51,11 +51,11 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lmdemo")
     preload: bool = True
     system_prompt: str = "You are a helpful assistant."
-    temperature: float = 0.3
+    temperature: float = 0.2
     top_p: float = 0.9
     top_k: int = 50
     max_new_tokens: int = 512
-    repetition_penalty: float = 1.05
+    repetition_penalty: float = 1.0
     max_new_tokens_limit: int = 2048
     generation_concurrency: int = 1
     trust_remote_code: bool = False

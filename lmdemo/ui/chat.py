@@ -95,7 +95,7 @@ def build_chat_tab(services: "Services") -> None:
         ),
         textbox=gr.Textbox(placeholder="Type a message and press Enter", submit_btn=True, stop_btn=True),
         additional_inputs=[system_prompt, temperature, top_p, top_k, max_new_tokens, repetition_penalty],
-        additional_inputs_accordion=gr.Accordion("System prompt and sampling", open=False),
+        additional_inputs_accordion=gr.Accordion("System prompt and sampling", open=False, render=False),
         examples=EXAMPLES,
         editable=True,
         fill_height=True,

@@ -31,7 +31,7 @@ def _models_markdown(services: "Services") -> str:
 
 def build_app(services: "Services") -> gr.Blocks:
     """The whole page; every per-user value lives in Gradio session state, none in globals."""
-    with gr.Blocks(title="lmdemo", fill_height=True) as demo:
+    with gr.Blocks(title="lmdemo", fill_height=True, analytics_enabled=False) as demo:
         logo = (ASSETS / "logo.svg").read_text().replace('width="64" height="64"', 'width="36" height="36"')
         gr.HTML(
             f'<div class="lm-header">{logo}'

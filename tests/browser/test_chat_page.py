@@ -1,0 +1,67 @@
+"""A person in a real browser: open the page, chat, watch the reply stream, stop it."""
+
+from __future__ import annotations
+
+import time
+from tests.conftest import ROOT, RunningApp
+
+SHOTS = ROOT / ".pytest_cache" / "screenshots"
+
+
+def _bot_text(page) -> str:
+    bots = page.locator("#chatbot .bot")
+    return bots.last.inner_text() if bots.count() else ""
+
+
+def _send(page, text: str) -> None:
+    box = page.get_by_placeholder("Type a message and press Enter")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_send_a_message_and_see_the_reply_stream_in(page, running_app: RunningApp) -> None:
+    page.goto(running_app.url)
+    page.get_by_role("tab", name="Chat").wait_for()
+    _send(page, "What is the capital of France?")
+    page.locator("#chatbot").get_by_text("What is the capital of France?").wait_for()
+
+    seen: list[str] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        text = _bot_text(page)
+        if text and (not seen or text != seen[-1]):
+            seen.append(text)
+        if page.locator("#chatbot .lm-status").count():
+            break
+        time.sleep(0.05)
+    status = page.locator("#chatbot .lm-status").last
+    assert status.is_visible(), "the reply should end with its status line"
+    assert "tok/s" in status.inner_text() and "SmolLM2" in status.inner_text()
+    assert len(seen) >= 2, f"the reply should appear piece by piece, saw {seen}"
+    assert len(seen[-1]) > len(seen[0])
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "chat.png"))
+
+
+def test_stop_button_ends_a_long_reply(page, running_app: RunningApp) -> None:
+    page.goto(running_app.url)
+    page.get_by_role("tab", name="Chat").wait_for()
+    _send(page, "Write a very long story about a dragon, with many chapters.")
+    deadline = time.monotonic() + 60
+    while len(_bot_text(page)) < 20 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    page.locator("button.stop-button").click()
+    time.sleep(1.0)
+    frozen = _bot_text(page)
+    time.sleep(2.0)
+    assert _bot_text(page) == frozen, "the reply kept growing after Stop"
+    assert not page.locator("#chatbot .lm-status").count()
+
+
+def test_models_tab_reports_the_loaded_model(page, running_app: RunningApp) -> None:
+    page.goto(running_app.url)
+    page.get_by_role("tab", name="Models").click()
+    page.get_by_role("button", name="Refresh").click()
+    row = page.get_by_role("row").filter(has_text="SmolLM2-135M-Instruct.Q4_1")
+    row.wait_for(timeout=30000)
+    assert "cpu" in row.inner_text() and "float32" in row.inner_text()
