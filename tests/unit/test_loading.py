@@ -31,7 +31,9 @@ def test_encoder_embeds_normalised_vectors(tiny_bert_dir: Path, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("mode", ["8bit", "4bit"])
-def test_classifier_head_stays_out_of_quantization(mode: str, tiny_bert_dir: Path, tmp_path: Path) -> None:
+def test_classifier_head_stays_out_of_quantization(
+    mode: str, tiny_bert_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     import bitsandbytes as bnb
 
     loaded = load_sequence_classifier(
@@ -44,7 +46,9 @@ def test_classifier_head_stays_out_of_quantization(mode: str, tiny_bert_dir: Pat
     assert loaded.report.quantization == mode
     assert model.config.id2label == {0: "a", 1: "b", 2: "c"}
     batch = loaded.tokenizer(["paris is lovely"], return_tensors="pt")
-    assert model(**batch).logits.shape == (1, 3)
+    with caplog.at_level("WARNING"):
+        assert model(**batch).logits.shape == (1, 3)
+    assert not [r for r in caplog.records if r.name.startswith("bitsandbytes")], "bitsandbytes per-matmul log"
 
 
 def test_missing_bitsandbytes_falls_back_to_unquantized(
