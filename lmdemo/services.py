@@ -6,7 +6,9 @@ import threading
 from dataclasses import dataclass
 
 from lmdemo.chat.service import ChatService
+from lmdemo.docqa.service import DocQAConfig, DocQAService
 from lmdemo.models.backend import LocalChatBackend
+from lmdemo.models.embedding import LocalEmbedder
 from lmdemo.models.manager import ModelManager
 from lmdemo.settings import Settings
 
@@ -18,14 +20,39 @@ class Services:
     settings: Settings
     models: ModelManager
     chat: ChatService
+    docqa: DocQAService
 
     def preload(self) -> threading.Thread:
-        """Load the chat model in the background so the first message does not wait for it."""
-        thread = threading.Thread(target=self.models.chat, name="lmdemo-preload", daemon=True)
+        """Load the models in the background so the first request does not wait for them."""
+
+        def load() -> None:
+            self.models.chat()
+            self.models.encoder()
+
+        thread = threading.Thread(target=load, name="lmdemo-preload", daemon=True)
         thread.start()
         return thread
 
 
+def docqa_config(settings: Settings) -> DocQAConfig:
+    if settings.docqa_mode not in ("hybrid", "dense", "bm25"):
+        raise ValueError(f"docqa_mode must be hybrid, dense or bm25, not {settings.docqa_mode!r}")
+    return DocQAConfig(
+        chunk_tokens=settings.docqa_chunk_tokens,
+        overlap_tokens=settings.docqa_overlap_tokens,
+        top_k=settings.docqa_top_k,
+        mode=settings.docqa_mode,  # type: ignore[arg-type]
+        min_relevance=settings.docqa_min_relevance,
+        max_file_mb=settings.max_upload_mb,
+    )
+
+
 def build_services(settings: Settings) -> Services:
     models = ModelManager(settings)
-    return Services(settings=settings, models=models, chat=ChatService(LocalChatBackend(models)))
+    backend = LocalChatBackend(models)
+    return Services(
+        settings=settings,
+        models=models,
+        chat=ChatService(backend),
+        docqa=DocQAService(LocalEmbedder(models), backend, docqa_config(settings)),
+    )

@@ -60,6 +60,12 @@ class Settings:
     repetition_penalty: float = 1.0
     max_new_tokens_limit: int = 2048
     generation_concurrency: int = 1
+    max_upload_mb: float = 50.0
+    docqa_chunk_tokens: int = 200
+    docqa_overlap_tokens: int = 30
+    docqa_top_k: int = 4
+    docqa_mode: str = "hybrid"
+    docqa_min_relevance: float = 0.25
     trust_remote_code: bool = False
 
 

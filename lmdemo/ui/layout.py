@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from lmdemo.ui.chat import build_chat_tab
+from lmdemo.ui.docqa import build_docqa_tab
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
@@ -40,6 +41,8 @@ def build_app(services: "Services") -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 build_chat_tab(services)
+            with gr.Tab("Document QA", id="docqa"):
+                build_docqa_tab(services)
             with gr.Tab("Models", id="models"):
                 models = gr.Markdown()
                 refresh = gr.Button("Refresh", size="sm")

@@ -1,0 +1,1 @@
+"""Document QA: load files, split them, index passages, answer questions with citations."""

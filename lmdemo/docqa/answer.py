@@ -1,0 +1,83 @@
+"""Grounded answers: the prompt with numbered passages, and the citations read back out.
+
+Small models cite unreliably, so citations are checked: a marker [n] counts only if passage
+n exists, and a sentence without a marker is attributed to the passage that shares most of
+its words (when one shares enough). Every cited source therefore backs its sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from lmdemo.docqa.index import Hit
+from lmdemo.models.types import Message
+
+SYSTEM = (
+    "Answer the question using only the numbered passages. "
+    "Cite the passage number like [1] after each sentence. Be brief."
+)
+NOT_FOUND = "The documents do not contain an answer to this question."
+
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+STOPWORDS = frozenset(
+    "a an and are as at be but by for from has have he her his i in is it its of on or our she that the their "
+    "them there these they this to was we were what when where which who why will with you your how does do did "
+    "can could would should may might not no yes than then so such into about over also more most other".split()
+)
+
+
+def passage_label(hit: Hit) -> str:
+    p = hit.passage
+    where = f", page {p.page}" if p.page else ""
+    heading = f", {p.heading}" if p.heading else ""
+    return f"{p.source}{where}{heading}"
+
+
+def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
+    """The system rule and a user turn holding the numbered passages and the question."""
+    numbered = "\n\n".join(f"[{i}] ({passage_label(h)})\n{h.passage.text}" for i, h in enumerate(hits, start=1))
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": f"{numbered}\n\nQuestion: {question}"},
+    ]
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOPWORDS and len(w) > 2}
+
+
+def attribute(answer: str, hits: Sequence[Hit], min_overlap: float = 0.5) -> tuple[str, list[int]]:
+    """The answer with checked citations, and the 1-based numbers of the passages cited.
+
+    Markers that point past the passages are dropped; an uncited sentence gets the passage
+    holding at least `min_overlap` of its content words, if any does.
+    """
+    passage_words = [content_words(h.passage.text) for h in hits]
+    cited: list[int] = []
+    sentences = []
+    for sentence in _SENTENCE.split(answer.strip()):
+        if not sentence:
+            continue
+        valid = [int(n) for n in _CITATION.findall(sentence) if 1 <= int(n) <= len(hits)]
+        sentence = _CITATION.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "", sentence)
+        if not valid:
+            words = content_words(sentence)
+            if words:
+                overlaps = [len(words & pw) / len(words) for pw in passage_words]
+                best = max(range(len(hits)), key=lambda i: overlaps[i], default=None)
+                if best is not None and overlaps[best] >= min_overlap:
+                    valid = [best + 1]
+                    sentence = sentence.rstrip() + f" [{best + 1}]"
+        cited.extend(n for n in valid if n not in cited)
+        sentences.append(sentence.strip())
+    return " ".join(sentences), cited
+
+
+def matched_terms(passage: str, *texts: str) -> list[str]:
+    """Words of the question or answer that occur in the passage, for highlighting."""
+    wanted = set().union(*(content_words(t) for t in texts)) if texts else set()
+    found = {m.group(0) for m in _WORD.finditer(passage) if m.group(0).lower() in wanted}
+    return sorted(found, key=str.lower)

@@ -1,0 +1,138 @@
+"""One user's searchable documents: dense vectors from the encoder plus a BM25 index, fused.
+
+The BM25 index is rebuilt from stored token lists once per ingest (adding files extends the
+stored corpus), never per query. Hybrid ranking is weighted reciprocal rank fusion.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+from lmdemo.docqa.splitting import Passage
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors (local sentence-transformers, or a remote API)."""
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its fused score and the scores behind it."""
+
+    passage: Passage
+    score: float
+    dense: float
+    bm25: float
+    index: int
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """How the two rankings are combined; tuned on the aclsum dev set (see bench/retrieval.py)."""
+
+    rrf_k: int = 60
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    candidates: int = 100
+
+
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str], stemmer) -> list[list[str]]:
+    import bm25s
+
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+
+
+@dataclass
+class DocumentIndex:
+    """Passages, their vectors and a BM25 index; held in one user's session."""
+
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    passages: list[Passage] = field(default_factory=list)
+    vectors: np.ndarray | None = None
+    _tokens: list[list[str]] = field(default_factory=list)
+    _bm25: object | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stem: object = field(default_factory=_stemmer)
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def sources(self) -> list[str]:
+        return list(dict.fromkeys(p.source for p in self.passages))
+
+    def add(self, passages: Sequence[Passage], vectors: np.ndarray) -> None:
+        """Append passages with their vectors and rebuild BM25 over the whole corpus once."""
+        import bm25s
+
+        if len(passages) != len(vectors):
+            raise ValueError("one vector per passage")
+        if not passages:
+            return
+        tokens = tokenize([p.text for p in passages], self._stem)
+        with self._lock:
+            self.passages.extend(passages)
+            self.vectors = vectors if self.vectors is None else np.vstack([self.vectors, vectors])
+            self._tokens.extend(tokens)
+            bm25 = bm25s.BM25()
+            bm25.index(self._tokens, show_progress=False)
+            self._bm25 = bm25
+
+    def _bm25_scores(self, query: str) -> np.ndarray:
+        query_tokens = tokenize([query], self._stem)[0]
+        if not query_tokens or self._bm25 is None:
+            return np.zeros(len(self.passages), dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(query_tokens), dtype=np.float32)
+
+    def search(self, query: str, query_vector: np.ndarray | None, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+        """The top `k` passages for the query, best first."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        with self._lock:
+            n = len(self.passages)
+            if n == 0:
+                return []
+            dense = (
+                self.vectors @ query_vector.astype(np.float32)
+                if query_vector is not None and self.vectors is not None
+                else np.zeros(n, dtype=np.float32)
+            )
+            sparse = self._bm25_scores(query) if mode != "dense" else np.zeros(n, dtype=np.float32)
+            if mode == "dense":
+                fused = dense
+            elif mode == "bm25":
+                fused = sparse
+            else:
+                fused = self._rrf(dense, sparse)
+            k = min(k, n)
+            top = np.argpartition(-fused, k - 1)[:k]
+            top = top[np.argsort(-fused[top], kind="stable")]
+            return [Hit(self.passages[i], float(fused[i]), float(dense[i]), float(sparse[i]), int(i)) for i in top]
+
+    def _rrf(self, dense: np.ndarray, sparse: np.ndarray) -> np.ndarray:
+        """Weighted reciprocal rank fusion over each ranking's top candidates."""
+        f = self.fusion
+        fused = np.zeros(len(dense), dtype=np.float64)
+        for scores, weight in ((dense, f.dense_weight), (sparse, f.bm25_weight)):
+            if weight == 0 or not np.any(scores):
+                continue
+            m = min(f.candidates, len(scores))
+            top = np.argpartition(-scores, m - 1)[:m]
+            top = top[np.argsort(-scores[top], kind="stable")]
+            fused[top] += weight / (f.rrf_k + np.arange(1, m + 1))
+        return fused

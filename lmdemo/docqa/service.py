@@ -1,0 +1,218 @@
+"""Document QA: ingest files into a user's index, retrieve, and answer with checked citations.
+
+The service holds no user data: each call gets the user's DocumentIndex from the caller
+(the UI keeps it in the Gradio session; the CLI keeps it for one run).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lmdemo.docqa.answer import NOT_FOUND, attribute, build_messages, matched_terms, passage_label
+from lmdemo.docqa.index import DocumentIndex, FusionConfig, Hit, Mode
+from lmdemo.docqa.loaders import IngestError, LoadedDocument, load_document
+from lmdemo.docqa.splitting import Splitter
+from lmdemo.errors import UserError
+from lmdemo.models.types import SamplingParams
+from lmdemo.text import clean_user_text
+
+if TYPE_CHECKING:
+    from lmdemo.models.backend import ChatBackend
+    from lmdemo.models.embedding import LocalEmbedder
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class DocQAConfig:
+    """Retrieval settings (from Settings), tuned on the aclsum dev set."""
+
+    chunk_tokens: int = 200
+    overlap_tokens: int = 30
+    top_k: int = 4
+    mode: Mode = "hybrid"
+    min_relevance: float = 0.25
+    max_file_mb: float = 50.0
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest did: per-file passage counts and per-file errors."""
+
+    added: list[tuple[str, int]]
+    errors: list[str]
+    total_passages: int
+
+    def summary(self) -> str:
+        lines = [f"✓ {name}: {count} passages" for name, count in self.added]
+        lines += [f"✗ {error}" for error in self.errors]
+        lines.append(f"{self.total_passages} passages indexed in total.")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A passage the answer cites, ready to show."""
+
+    number: int
+    label: str
+    source: str
+    page: int | None
+    heading: str
+    score: float
+    text: str
+    start: int
+    matched: list[str]
+
+    def as_dict(self) -> dict:
+        return {
+            "number": self.number,
+            "source": self.source,
+            "page": self.page,
+            "heading": self.heading,
+            "score": round(self.score, 4),
+            "start": self.start,
+            "text": self.text,
+            "matched": self.matched,
+        }
+
+
+@dataclass(frozen=True)
+class AnswerUpdate:
+    """The answer so far; `sources` and `done` are set on the last update."""
+
+    text: str
+    sources: list[Source] = field(default_factory=list)
+    done: bool = False
+
+
+class DocQAService:
+    """Ingestion, retrieval and grounded answering over a per-user DocumentIndex."""
+
+    def __init__(self, embedder: LocalEmbedder, chat: ChatBackend, config: DocQAConfig) -> None:
+        self._embedder = embedder
+        self._chat = chat
+        self.config = config
+        self._splitter: Splitter | None = None
+        self._splitter_lock = threading.Lock()
+
+    def new_index(self) -> DocumentIndex:
+        return DocumentIndex(fusion=self.config.fusion)
+
+    def splitter(self) -> Splitter:
+        with self._splitter_lock:
+            if self._splitter is None:
+                self._splitter = Splitter(
+                    self._embedder.tokenizer(), self.config.chunk_tokens, self.config.overlap_tokens
+                )
+            return self._splitter
+
+    def ingest_documents(
+        self, index: DocumentIndex, documents: Sequence[LoadedDocument], progress: Progress | None = None
+    ) -> list[tuple[str, int]]:
+        """Split, embed and index documents already loaded; returns (name, passages) per document."""
+        report = progress or (lambda fraction, message: None)
+        splitter = self.splitter()
+        passages, counts = [], []
+        for i, document in enumerate(documents):
+            report(0.1 * i / max(len(documents), 1), f"splitting {document.name}")
+            pieces = splitter.split(document)
+            passages.extend(pieces)
+            counts.append((document.name, len(pieces)))
+        total = max(len(passages), 1)
+        vectors = self._embedder.embed(
+            [p.text for p in passages],
+            lambda done: report(0.1 + 0.85 * done / total, f"embedding passages {done}/{total}"),
+        )
+        report(0.97, "building the keyword index")
+        index.add(passages, vectors)
+        return counts
+
+    def ingest(
+        self, index: DocumentIndex, files: Sequence[tuple[Path, str]], progress: Progress | None = None
+    ) -> IngestReport:
+        """Load, split, embed and index uploaded files; a bad file is reported, the rest go in."""
+        report = progress or (lambda fraction, message: None)
+        documents, errors = [], []
+        max_bytes = int(self.config.max_file_mb * 2**20)
+        known = set(index.sources())
+        for path, name in files:
+            report(0.0, f"reading {name}")
+            if name in known:
+                errors.append(f"{name}: already indexed")
+                continue
+            try:
+                documents.append(load_document(path, name, max_bytes))
+                known.add(name)
+            except IngestError as error:
+                errors.append(str(error))
+        added = self.ingest_documents(index, documents, report) if documents else []
+        report(1.0, "done")
+        return IngestReport(added, errors, len(index))
+
+    def retrieve(self, index: DocumentIndex, query: str, k: int | None = None, mode: Mode | None = None) -> list[Hit]:
+        return self.retrieve_many(index, [query], k, mode)[0]
+
+    def retrieve_many(
+        self, index: DocumentIndex, queries: Sequence[str], k: int | None = None, mode: Mode | None = None
+    ) -> list[list[Hit]]:
+        """Top passages for each query; the queries are embedded in one batch."""
+        mode = mode or self.config.mode
+        vectors = self._embedder.embed(list(queries)) if mode != "bm25" else [None] * len(queries)
+        return [index.search(q, v, k or self.config.top_k, mode) for q, v in zip(queries, vectors)]
+
+    def _relevant(self, hits: Sequence[Hit]) -> list[Hit]:
+        """Passages close in meaning, or sharing keywords and at least loosely related."""
+        floor = self.config.min_relevance
+        return [h for h in hits if h.dense >= floor or (h.bm25 > 0 and h.dense >= floor / 2)]
+
+    def ask(
+        self,
+        index: DocumentIndex,
+        question: str,
+        params: SamplingParams,
+        k: int | None = None,
+        mode: Mode | None = None,
+    ) -> Iterator[AnswerUpdate]:
+        """Stream an answer grounded in the user's documents, then the sources it cites."""
+        question = clean_user_text(question).strip()
+        if not question:
+            raise UserError("Type a question first.")
+        if len(index) == 0:
+            raise UserError("Upload and index some documents first.")
+        hits = self._relevant(self.retrieve(index, question, k, mode))
+        if not hits:
+            yield AnswerUpdate(NOT_FOUND, [], True)
+            return
+        text = ""
+        stream = self._chat.stream(build_messages(question, hits), params)
+        try:
+            for chunk in stream:
+                text += chunk.text
+                if chunk.finish_reason is None:
+                    yield AnswerUpdate(text)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        answer, cited = attribute(text, hits)
+        sources = [
+            Source(
+                number=n,
+                label=passage_label(hits[n - 1]),
+                source=hits[n - 1].passage.source,
+                page=hits[n - 1].passage.page,
+                heading=hits[n - 1].passage.heading,
+                score=hits[n - 1].score,
+                text=hits[n - 1].passage.text,
+                start=hits[n - 1].passage.start,
+                matched=matched_terms(hits[n - 1].passage.text, question, answer),
+            )
+            for n in cited
+        ]
+        yield AnswerUpdate(answer or NOT_FOUND, sources, True)

@@ -1,0 +1,109 @@
+"""Split documents into passages that fit the encoder, remembering where each came from.
+
+Sizes are counted with the encoder's own tokenizer (it truncates at its max length, so a
+passage that is too long would be embedded only in part). Markdown splits at headings
+first, and every passage records its heading path, page and character span in the source.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+
+from lmdemo.docqa.loaders import LoadedDocument
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrievable piece of a document."""
+
+    text: str
+    source: str
+    page: int | None
+    heading: str
+    start: int
+    end: int
+
+
+class _Headings:
+    """The heading path in force at any character offset of a Markdown text."""
+
+    def __init__(self, text: str) -> None:
+        self.offsets: list[int] = []
+        self.paths: list[str] = []
+        stack: list[tuple[int, str]] = []
+        for match in _HEADING.finditer(text):
+            level = len(match.group(1))
+            stack = [(lvl, title) for lvl, title in stack if lvl < level] + [(level, match.group(2).strip())]
+            self.offsets.append(match.start())
+            self.paths.append(" › ".join(title for _, title in stack))
+
+    def at(self, offset: int) -> str:
+        i = bisect.bisect_right(self.offsets, offset) - 1
+        return self.paths[i] if i >= 0 else ""
+
+
+def _token_counter(tokenizer: Any) -> Callable[[str], int]:
+    """Count tokens with the encoder's tokenizer; the Rust backend directly when there is one (fast)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        backend = copy.deepcopy(backend)
+        backend.no_truncation()  # a saved tokenizer may truncate, which would hide long passages
+        backend.no_padding()
+        return lambda text: len(backend.encode(text, add_special_tokens=False).ids)
+    return lambda text: len(tokenizer.tokenize(text))
+
+
+class Splitter:
+    """Token-aware recursive splitting, header-aware for Markdown."""
+
+    def __init__(self, tokenizer: Any, chunk_tokens: int = 200, overlap_tokens: int = 30) -> None:
+        limit = getattr(tokenizer, "model_max_length", 512)
+        if limit and limit < 100_000:
+            chunk_tokens = min(chunk_tokens, limit - 2)
+        self.chunk_tokens = chunk_tokens
+
+        count = _token_counter(tokenizer)
+
+        def make(separators: list[str] | None) -> RecursiveCharacterTextSplitter:
+            return RecursiveCharacterTextSplitter(
+                chunk_size=chunk_tokens,
+                chunk_overlap=overlap_tokens,
+                length_function=count,
+                separators=separators,
+                add_start_index=True,
+                strip_whitespace=True,
+            )
+
+        self._plain = make(None)
+        self._markdown = make(RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN))
+
+    def split(self, document: LoadedDocument) -> list[Passage]:
+        markdown = document.kind in ("markdown", "html", "docx")
+        splitter = self._markdown if markdown else self._plain
+        passages: list[Passage] = []
+        for page in document.pages:
+            headings = _Headings(page.text) if markdown else None
+            for piece in splitter.create_documents([page.text]):
+                start = int(piece.metadata.get("start_index", 0))
+                if start < 0:
+                    start = max(page.text.find(piece.page_content), 0)
+                passages.append(
+                    Passage(
+                        text=piece.page_content,
+                        source=document.name,
+                        page=page.number,
+                        heading=headings.at(start) if headings else "",
+                        start=start,
+                        end=start + len(piece.page_content),
+                    )
+                )
+        return passages

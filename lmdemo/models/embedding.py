@@ -1,0 +1,35 @@
+"""Sentence embeddings from the manager's encoder, in batches with progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from lmdemo.models.manager import ModelManager
+
+
+class LocalEmbedder:
+    """Embeds with the local sentence-transformers encoder; vectors are L2-normalised."""
+
+    def __init__(self, manager: ModelManager, batch_size: int = 256) -> None:
+        self._manager = manager
+        self._batch_size = batch_size
+
+    def tokenizer(self):
+        """The encoder's tokenizer: passages are sized with it."""
+        return self._manager.encoder().tokenizer
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        encoder = self._manager.encoder().model
+        out = []
+        for start in range(0, len(texts), self._batch_size):
+            batch = list(texts[start : start + self._batch_size])
+            out.append(
+                encoder.encode(batch, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            )
+            if progress is not None:
+                progress(start + len(batch))
+        if not out:
+            return np.zeros((0, encoder.get_sentence_embedding_dimension()), dtype=np.float32)
+        return np.vstack(out).astype(np.float32)

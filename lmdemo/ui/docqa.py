@@ -1,0 +1,109 @@
+"""Document QA tab: upload files, index them, ask questions, see cited sources highlighted.
+
+The user's index lives in a gr.State, so each browser session (and each gradio_client)
+has its own documents. Endpoints: `/ingest` (files → summary) and `/ask` (question →
+answer, sources as JSON).
+"""
+
+import html
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from lmdemo.errors import UserError
+from lmdemo.ui.chat import sampling
+
+if TYPE_CHECKING:
+    from lmdemo.services import Services
+
+FILE_TYPES = [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"]
+
+
+def sources_html(sources: list[dict[str, Any]]) -> str:
+    """Cards for the cited passages with the matched words marked."""
+    if not sources:
+        return ""
+    cards = []
+    for s in sources:
+        text = html.escape(s["text"])
+        words = sorted(s.get("matched", []), key=len, reverse=True)
+        if words:
+            pattern = re.compile(r"\b(" + "|".join(re.escape(html.escape(w)) for w in words) + r")\b")
+            text = pattern.sub(r"<mark>\1</mark>", text)
+        where = f" · page {s['page']}" if s.get("page") else ""
+        heading = f" · {html.escape(s['heading'])}" if s.get("heading") else ""
+        cards.append(
+            f'<div class="lm-source"><div class="lm-source-head"><b>[{s["number"]}]</b> '
+            f"{html.escape(s['source'])}{where}{heading} · score {s['score']:.3f}</div>"
+            f'<div class="lm-source-text">{text}</div></div>'
+        )
+    return "".join(cards)
+
+
+def _documents_markdown(index: Any) -> str:
+    if index is None or not len(index):
+        return "No documents yet."
+    counts: dict[str, int] = {}
+    for passage in index.passages:
+        counts[passage.source] = counts.get(passage.source, 0) + 1
+    return "\n".join(f"- **{name}**: {n} passages" for name, n in counts.items())
+
+
+def build_docqa_tab(services: "Services") -> None:
+    """Render the Document QA tab into the current Blocks context."""
+    docqa = services.docqa
+    s = services.settings
+    index_state = gr.State(None)
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=280):
+            files = gr.File(label="Documents", file_count="multiple", file_types=FILE_TYPES, type="filepath")
+            with gr.Row():
+                ingest_btn = gr.Button("Index documents", variant="primary")
+                clear_btn = gr.Button("Remove all")
+            ingest_status = gr.Textbox(label="Indexing", lines=3, interactive=False)
+            documents = gr.Markdown("No documents yet.")
+            with gr.Accordion("Retrieval settings", open=False):
+                mode = gr.Radio(["hybrid", "dense", "bm25"], value=docqa.config.mode, label="Retrieval")
+                top_k = gr.Slider(1, 10, value=docqa.config.top_k, step=1, label="Passages given to the model")
+        with gr.Column(scale=2):
+            question = gr.Textbox(label="Question", placeholder="Ask about your documents and press Enter")
+            ask_btn = gr.Button("Ask", variant="primary")
+            answer = gr.Markdown(elem_id="docqa-answer", label="Answer")
+            sources = gr.JSON(visible=False)
+            sources_view = gr.HTML(elem_id="docqa-sources")
+
+    def ingest(paths: list[str] | None, index: Any, progress: gr.Progress = gr.Progress()) -> tuple[str, Any]:
+        if not paths:
+            raise gr.Error("Choose one or more files first.")
+        index = index if index is not None else docqa.new_index()
+        report = docqa.ingest(
+            index,
+            [(Path(p), Path(p).name) for p in paths],
+            lambda fraction, message: progress(fraction, desc=message),
+        )
+        return report.summary(), index
+
+    def ask(query: str, index: Any, retrieval: str, k: float) -> Iterator[tuple[str, list[dict]]]:
+        params = sampling(services, 0.0, s.top_p, s.top_k, 200, 1.0)
+        yield "*Searching your documents…*", []
+        try:
+            for update in docqa.ask(index if index is not None else docqa.new_index(), query, params, int(k), retrieval):
+                yield update.text, [source.as_dict() for source in update.sources]
+        except UserError as error:
+            raise gr.Error(str(error)) from error
+
+    ingest_event = ingest_btn.click(
+        ingest, [files, index_state], [ingest_status, index_state], api_name="ingest", concurrency_limit=2
+    )
+    ingest_event.then(_documents_markdown, index_state, documents, api_visibility="private")
+    clear_btn.click(
+        lambda: (None, "No documents yet.", "", None), None, [index_state, documents, ingest_status, files],
+        api_visibility="private",
+    )
+    gr.on(
+        [ask_btn.click, question.submit], ask, [question, index_state, mode, top_k], [answer, sources], api_name="ask"
+    ).then(sources_html, sources, sources_view, api_visibility="private")
