@@ -42,3 +42,4 @@ test: install-dev
 
 bench: install
 	$(PY) bench/chat_speed.py
+	$(PY) bench/retrieval.py

@@ -1,0 +1,46 @@
+"""/ingest and /ask through gradio_client: one index per session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from tests import docfiles
+from tests.conftest import RunningApp
+
+
+@pytest.fixture
+def zorblat(tmp_path: Path) -> Path:
+    path = tmp_path / "zorblat.md"
+    path.write_text(docfiles.ZORBLAT_MD)
+    return path
+
+
+def _sources(value) -> list[dict]:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_ingest_then_ask_in_one_session(running_app: RunningApp, zorblat: Path, tmp_path: Path) -> None:
+    client = Client(running_app.url, verbose=False)
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    summary = client.predict([handle_file(str(zorblat)), handle_file(str(broken))], api_name="/ingest")
+    assert "zorblat.md" in summary and "passages" in summary
+    assert "broken.pdf" in summary and "damaged" in summary
+    answer, sources = client.predict("Who founded Zorblat Station?", api_name="/ask")
+    assert "Maria Quell" in answer
+    sources = _sources(sources)
+    assert sources[0]["source"] == "zorblat.md" and "text" in sources[0] and "score" in sources[0]
+
+
+def test_sessions_do_not_see_each_others_documents(running_app: RunningApp, zorblat: Path) -> None:
+    alice = Client(running_app.url, verbose=False)
+    bob = Client(running_app.url, verbose=False)
+    alice.predict([handle_file(str(zorblat))], api_name="/ingest")
+    with pytest.raises(Exception, match="Upload and index some documents first"):
+        bob.predict("Who founded Zorblat Station?", api_name="/ask")
+    answer, _ = alice.predict("Who founded Zorblat Station?", api_name="/ask")
+    assert "Maria Quell" in answer

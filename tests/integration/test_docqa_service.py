@@ -1,0 +1,79 @@
+"""Document QA end to end on the packaged encoder and chat model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lmdemo.docqa.answer import NOT_FOUND
+from lmdemo.errors import UserError
+from lmdemo.models.types import SamplingParams
+from lmdemo.services import build_services
+from lmdemo.settings import Settings
+from tests import docfiles
+
+GREEDY = SamplingParams(temperature=0, max_new_tokens=60, repetition_penalty=1.0)
+
+
+@pytest.fixture(scope="module")
+def services(cache_dir: Path):
+    return build_services(Settings(device="cpu", cache_dir=cache_dir, temperature=0.0))
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> list[tuple[Path, str]]:
+    md = tmp_path / "zorblat.md"
+    md.write_text(docfiles.ZORBLAT_MD)
+    return [
+        (md, md.name),
+        (docfiles.pdf(tmp_path / "fruit.pdf", ["Apples are harvested in autumn.", "Mangoes need heat."]), "fruit.pdf"),
+        (docfiles.docx(tmp_path / "harbour.docx"), "harbour.docx"),
+        (docfiles.scanned_pdf(tmp_path / "scan.pdf"), "scan.pdf"),
+        (docfiles.junk_docx(tmp_path / "junk.docx"), "junk.docx"),
+    ]
+
+
+def test_ingest_reports_each_file_and_skips_only_the_bad_ones(services, files) -> None:
+    index = services.docqa.new_index()
+    seen = []
+    report = services.docqa.ingest(index, files, lambda fraction, message: seen.append(fraction))
+    assert [name for name, _ in report.added] == ["zorblat.md", "fruit.pdf", "harbour.docx"]
+    assert len(report.errors) == 2
+    assert any("scan.pdf" in e and "no text" in e for e in report.errors)
+    assert any("junk.docx" in e for e in report.errors)
+    assert index.sources() == ["zorblat.md", "fruit.pdf", "harbour.docx"]
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    again = services.docqa.ingest(index, files[:1])
+    assert again.errors == ["zorblat.md: already indexed"]
+
+
+def test_answer_is_grounded_and_cites_the_right_source(services, files) -> None:
+    index = services.docqa.new_index()
+    services.docqa.ingest(index, files)
+    updates = list(services.docqa.ask(index, "Who founded Zorblat Station?", GREEDY))
+    final = updates[-1]
+    assert final.done and "Maria Quell" in final.text
+    assert "[1]" in final.text or "[2]" in final.text
+    assert final.sources and final.sources[0].source == "zorblat.md"
+    assert "Zorblat" in final.sources[0].matched
+    assert len(updates) > 2, "the answer should stream"
+
+
+def test_pdf_answers_cite_the_page(services, files) -> None:
+    index = services.docqa.new_index()
+    services.docqa.ingest(index, files)
+    hits = services.docqa.retrieve(index, "When do mangoes grow? They need heat", k=1)
+    assert hits[0].passage.source == "fruit.pdf" and hits[0].passage.page == 2
+
+
+def test_unrelated_question_says_the_documents_do_not_contain_it(services, files) -> None:
+    index = services.docqa.new_index()
+    services.docqa.ingest(index, files)
+    final = list(services.docqa.ask(index, "What is the population of Brazil?", GREEDY))[-1]
+    assert final.text == NOT_FOUND and final.sources == []
+
+
+def test_asking_without_documents_is_a_clear_error(services) -> None:
+    with pytest.raises(UserError, match="Upload"):
+        list(services.docqa.ask(services.docqa.new_index(), "Anything?", GREEDY))

@@ -1,0 +1,45 @@
+"""Citations are checked against the passages; matched words are found for highlighting."""
+
+from __future__ import annotations
+
+from lmdemo.docqa.answer import attribute, build_messages, matched_terms
+from lmdemo.docqa.index import Hit
+from lmdemo.docqa.splitting import Passage
+
+
+def _hits(*texts: str) -> list[Hit]:
+    return [Hit(Passage(t, f"doc{i}.md", i or None, "", 0, len(t)), 1.0, 0.5, 1.0, i) for i, t in enumerate(texts)]
+
+
+HITS = _hits(
+    "Zorblat Station was founded in 1987 by the engineer Maria Quell.",
+    "The thermistor chain has twelve sensors and was replaced in 2019.",
+)
+
+
+def test_prompt_numbers_the_passages_and_names_their_sources() -> None:
+    messages = build_messages("Who founded it?", HITS)
+    user = messages[-1]["content"]
+    assert "[1] (doc0.md)" in user and "[2] (doc1.md, page 1)" in user
+    assert user.endswith("Question: Who founded it?")
+
+
+def test_valid_markers_are_kept_and_invalid_ones_dropped() -> None:
+    text, cited = attribute("Maria Quell founded it [1]. It has sensors [7].", HITS)
+    assert "[7]" not in text
+    assert cited[0] == 1
+
+
+def test_uncited_sentences_are_attributed_by_overlap() -> None:
+    text, cited = attribute("The thermistor chain has twelve sensors. Nothing else matters here.", HITS)
+    assert text.startswith("The thermistor chain has twelve sensors. [2]")
+    assert cited == [2]
+
+
+def test_unrelated_answer_cites_nothing() -> None:
+    assert attribute("Bananas are yellow.", HITS) == ("Bananas are yellow.", [])
+
+
+def test_matched_terms_come_from_question_and_answer() -> None:
+    terms = matched_terms(HITS[0].passage.text, "Who founded Zorblat?", "Maria Quell did.")
+    assert terms == ["founded", "Maria", "Quell", "Zorblat"]

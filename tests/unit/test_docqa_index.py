@@ -1,0 +1,70 @@
+"""Hybrid index: BM25 and dense rankings, their fusion, extension across ingests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lmdemo.docqa.index import DocumentIndex, FusionConfig
+from lmdemo.docqa.splitting import Passage
+
+
+def _passages(texts: list[str], source: str = "doc") -> list[Passage]:
+    return [Passage(t, source, None, "", 0, len(t)) for t in texts]
+
+
+def _onehot(i: int, n: int = 4) -> np.ndarray:
+    v = np.zeros(n, dtype=np.float32)
+    v[i] = 1.0
+    return v
+
+
+def test_bm25_ranks_keyword_matches_first() -> None:
+    index = DocumentIndex()
+    texts = ["the cat sat on the mat", "quantum chromodynamics of gluons", "dogs chase cats in parks"]
+    index.add(_passages(texts), np.stack([_onehot(i) for i in range(3)]))
+    hits = index.search("gluons", None, k=3, mode="bm25")
+    assert hits[0].passage.text == texts[1] and hits[0].bm25 > 0
+    assert hits[-1].bm25 == 0
+
+
+def test_dense_ranks_by_cosine() -> None:
+    index = DocumentIndex()
+    index.add(_passages(["a", "b", "c"]), np.stack([_onehot(0), _onehot(1), _onehot(2)]))
+    hits = index.search("zzz", _onehot(2), k=2, mode="dense")
+    assert hits[0].passage.text == "c" and hits[0].dense == 1.0
+    assert index.search("a b c", None, k=1, mode="bm25")[0].bm25 == 0.0
+
+
+def test_hybrid_fuses_ranks_with_weights() -> None:
+    texts = ["alpha keyword", "beta", "gamma"]
+    vectors = np.stack([_onehot(1), _onehot(2), _onehot(0)])
+    query_vector = _onehot(0)  # dense prefers "gamma"; BM25 prefers "alpha keyword"
+    for weight, winner in ((3.0, "alpha keyword"), (0.2, "gamma")):
+        index = DocumentIndex(fusion=FusionConfig(method="rrf", rrf_k=1, bm25_weight=weight))
+        index.add(_passages(texts), vectors)
+        assert index.search("keyword", query_vector, k=1, mode="hybrid")[0].passage.text == winner
+
+
+def test_score_blend_adds_scaled_bm25_to_cosine() -> None:
+    texts = ["alpha keyword keyword", "alpha keyword", "gamma"]
+    vectors = np.stack([_onehot(1), _onehot(0) * 0.6 + _onehot(1) * 0.8, _onehot(0)])
+    index = DocumentIndex(fusion=FusionConfig(method="score", bm25_weight=1.0, dense_weight=0.7))
+    index.add(_passages(texts), vectors)
+    hits = index.search("keyword", _onehot(0), k=3, mode="hybrid")
+    best_bm25 = max(h.bm25 for h in hits)
+    for h in hits:
+        assert abs(h.score - (h.bm25 / best_bm25 + 0.7 * h.dense)) < 1e-5
+    assert hits[0].passage.text == "alpha keyword"
+
+
+def test_adding_more_documents_extends_both_indexes() -> None:
+    index = DocumentIndex()
+    index.add(_passages(["first document about rivers"], "one"), _onehot(0)[None])
+    index.add(_passages(["second document about mountains"], "two"), _onehot(1)[None])
+    assert len(index) == 2 and index.sources() == ["one", "two"]
+    assert index.search("mountains", None, k=1, mode="bm25")[0].passage.source == "two"
+    assert index.search("x", _onehot(1), k=1, mode="dense")[0].passage.source == "two"
+
+
+def test_empty_index_returns_nothing() -> None:
+    assert DocumentIndex().search("anything", _onehot(0), k=3) == []

@@ -1,0 +1,56 @@
+"""Passages fit the encoder, and remember page, heading and exact span."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer
+
+from lmdemo.docqa.loaders import LoadedDocument, Page, document_from_text
+from lmdemo.docqa.splitting import Splitter
+from tests.docfiles import ZORBLAT_MD
+
+LONG_MD = ZORBLAT_MD + "\n".join(
+    f"\n## Section {i}\n\n" + " ".join(f"Sentence {i}.{j} talks about lakes, sensors and engineers." for j in range(30))
+    for i in range(4)
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_bert_dir: Path):
+    return AutoTokenizer.from_pretrained(tiny_bert_dir)
+
+
+def test_passages_fit_the_token_budget_and_cover_the_text(tokenizer) -> None:
+    splitter = Splitter(tokenizer, chunk_tokens=60, overlap_tokens=10)
+    doc = document_from_text("lake.md", LONG_MD)
+    passages = splitter.split(doc)
+    assert len(passages) > 5
+    for p in passages:
+        assert len(tokenizer(p.text, add_special_tokens=False)["input_ids"]) <= 60
+        assert doc.pages[0].text[p.start : p.end] == p.text
+    covered = set()
+    for p in passages:
+        covered.update(range(p.start, p.end))
+    assert len(covered) >= 0.95 * len(doc.pages[0].text.strip())
+
+
+def test_markdown_passages_carry_their_heading_path(tokenizer) -> None:
+    passages = Splitter(tokenizer, chunk_tokens=40, overlap_tokens=0).split(document_from_text("z.md", LONG_MD))
+    by_text = {p.heading for p in passages if "Sentence 2.5 " in p.text}
+    assert by_text == {"Zorblat Station › Section 2"}
+    history = [p for p in passages if "Maria Quell" in p.text]
+    assert history and history[0].heading.startswith("Zorblat Station")
+
+
+def test_pdf_pages_are_kept(tokenizer) -> None:
+    doc = LoadedDocument("a.pdf", "pdf", [Page("First page text.", 1), Page("Second page text.", 2)])
+    passages = Splitter(tokenizer, chunk_tokens=50).split(doc)
+    assert [(p.page, p.text) for p in passages] == [(1, "First page text."), (2, "Second page text.")]
+    assert all(p.heading == "" for p in passages)
+
+
+def test_chunk_size_never_exceeds_the_encoder_limit(tokenizer) -> None:
+    tokenizer.model_max_length = 64
+    assert Splitter(tokenizer, chunk_tokens=500).chunk_tokens == 62
