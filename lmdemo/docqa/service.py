@@ -40,6 +40,10 @@ class DocQAConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
 
 
+def _passages(count: int) -> str:
+    return f"{count} passage" if count == 1 else f"{count} passages"
+
+
 @dataclass(frozen=True)
 class IngestReport:
     """What one ingest did: per-file passage counts and per-file errors."""
@@ -49,9 +53,9 @@ class IngestReport:
     total_passages: int
 
     def summary(self) -> str:
-        lines = [f"✓ {name}: {count} passages" for name, count in self.added]
+        lines = [f"✓ {name}: {_passages(count)}" for name, count in self.added]
         lines += [f"✗ {error}" for error in self.errors]
-        lines.append(f"{self.total_passages} passages indexed in total.")
+        lines.append(f"{_passages(self.total_passages)} indexed in total.")
         return "\n".join(lines)
 
 

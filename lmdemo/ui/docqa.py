@@ -49,7 +49,7 @@ def _documents_markdown(index: Any) -> str:
     counts: dict[str, int] = {}
     for passage in index.passages:
         counts[passage.source] = counts.get(passage.source, 0) + 1
-    return "\n".join(f"- **{name}**: {n} passages" for name, n in counts.items())
+    return "\n".join(f"- **{name}**: {n} passage{'s' if n != 1 else ''}" for name, n in counts.items())
 
 
 def build_docqa_tab(services: "Services") -> None:
