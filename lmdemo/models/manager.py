@@ -40,33 +40,22 @@ class ModelManager:
                 )
         return loaded
 
+    def _load_options(self) -> dict:
+        s = self._settings
+        return {
+            "device": s.device,
+            "quantization": s.quantization,
+            "cache_dir": s.cache_dir,
+            "trust_remote_code": s.trust_remote_code,
+        }
+
     def chat(self) -> LoadedModel:
         """The GPT-style chat model."""
-        s = self._settings
-        return self._get(
-            "chat",
-            lambda: load_causal_lm(
-                s.chat_model,
-                device=s.device,
-                quantization=s.quantization,
-                cache_dir=s.cache_dir,
-                trust_remote_code=s.trust_remote_code,
-            ),
-        )
+        return self._get("chat", lambda: load_causal_lm(self._settings.chat_model, **self._load_options()))
 
     def encoder(self) -> LoadedModel:
         """The BERT-style sentence encoder."""
-        s = self._settings
-        return self._get(
-            "encoder",
-            lambda: load_encoder(
-                s.encoder_model,
-                device=s.device,
-                quantization=s.quantization,
-                cache_dir=s.cache_dir,
-                trust_remote_code=s.trust_remote_code,
-            ),
-        )
+        return self._get("encoder", lambda: load_encoder(self._settings.encoder_model, **self._load_options()))
 
     def reports(self) -> list[ModelReport]:
         """Reports of the models loaded so far, chat first."""
