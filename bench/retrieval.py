@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import re
 import statistics
 import time
@@ -80,7 +81,7 @@ def main() -> None:
     configure_logging()
     corpus = [json.loads(line) for line in (args.data / "corpus.jsonl").open()]
     queries = [json.loads(line) for line in (args.data / "queries.jsonl").open()]
-    services = build_services(load_settings([], env={"LMDEMO_PROFILE": "offline"}))
+    services = build_services(load_settings([], env={**os.environ, "LMDEMO_PROFILE": "offline"}))
     docqa = services.docqa
     services.models.encoder()
     docqa.splitter()

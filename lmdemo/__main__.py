@@ -50,6 +50,48 @@ def retrieve(args: argparse.Namespace) -> None:
     )
 
 
+def classify(args: argparse.Namespace) -> None:
+    """Classify a test CSV zero-shot, few-shot or after fine-tuning; write it back with predictions."""
+    import csv
+
+    from lmdemo.services import build_services
+    from lmdemo.settings import load_settings
+    from lmdemo.tasks.classify import evaluate, parse_labels
+    from lmdemo.tasks.dataset import read_csv
+    from lmdemo.tasks.service import sample_shots
+
+    classify_service = build_services(load_settings([])).classify
+    test = read_csv(args.test, require_labels=False)
+    started = time.perf_counter()
+    if args.mode == "zero-shot":
+        labels = parse_labels(args.labels or sorted({lab for lab in test.labels if lab}))
+        predictions = classify_service.zero_shot(test.texts, labels)
+    else:
+        if args.train is None:
+            raise SystemExit(f"--mode {args.mode} needs --train TRAIN.csv")
+        train = read_csv(args.train)
+        if args.mode == "few-shot":
+            head = classify_service.train_few_shot(sample_shots(train, args.shots))
+            predictions = classify_service.few_shot(head, test.texts)
+        else:
+            model = classify_service.fine_tune(
+                train, progress=lambda fraction, message: print(f"\r{message}", end="", file=sys.stderr)
+            )
+            print(file=sys.stderr)
+            predictions = model.predict(test.texts)
+    seconds = time.perf_counter() - started
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label", "prediction"])
+        for text, label, prediction in zip(test.texts, test.labels, predictions):
+            writer.writerow([text, label, prediction.label])
+    print(f"{len(predictions)} predictions in {seconds:.1f} s → {args.out}", file=sys.stderr)
+    if all(test.labels):
+        metrics = evaluate(test.labels, [p.label for p in predictions], sorted(set(test.labels)))
+        print(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lmdemo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -60,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     r.add_argument("--out", type=Path, required=True)
     r.set_defaults(run=retrieve)
+    c = commands.add_parser("classify", help="classify the rows of a CSV (text[,label])")
+    c.add_argument("--test", type=Path, required=True, help="CSV with a `text` column (and `label` to score)")
+    c.add_argument("--mode", choices=["zero-shot", "few-shot", "finetune"], default="zero-shot")
+    c.add_argument("--train", type=Path, help="CSV with `text,label` for few-shot and finetune")
+    c.add_argument("--labels", help="comma-separated labels for zero-shot (default: the test file's)")
+    c.add_argument("--shots", type=int, default=16, help="examples per label for few-shot")
+    c.add_argument("--out", type=Path, required=True)
+    c.set_defaults(run=classify)
     return parser
 
 

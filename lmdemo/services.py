@@ -11,6 +11,7 @@ from lmdemo.models.backend import LocalChatBackend
 from lmdemo.models.embedding import LocalEmbedder
 from lmdemo.models.manager import ModelManager
 from lmdemo.settings import Settings
+from lmdemo.tasks.service import ClassifyService
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Services:
     models: ModelManager
     chat: ChatService
     docqa: DocQAService
+    classify: ClassifyService
 
     def preload(self) -> threading.Thread:
         """Load the models in the background so the first request does not wait for them."""
@@ -50,9 +52,11 @@ def docqa_config(settings: Settings) -> DocQAConfig:
 def build_services(settings: Settings) -> Services:
     models = ModelManager(settings)
     backend = LocalChatBackend(models)
+    embedder = LocalEmbedder(models)
     return Services(
         settings=settings,
         models=models,
         chat=ChatService(backend),
-        docqa=DocQAService(LocalEmbedder(models), backend, docqa_config(settings)),
+        docqa=DocQAService(embedder, backend, docqa_config(settings)),
+        classify=ClassifyService(embedder, settings),
     )

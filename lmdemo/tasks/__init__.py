@@ -1,0 +1,1 @@
+"""The task playground: classification (zero-shot, few-shot, fine-tune) and summarization."""

@@ -1,0 +1,85 @@
+"""Classification for the Playground tab, the /classify endpoint and the classify CLI.
+
+Holds no user data: trained heads and models are returned to the caller, which keeps
+them in the user's session.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from lmdemo.errors import UserError
+from lmdemo.models.loading import load_sequence_classifier
+from lmdemo.settings import Settings
+from lmdemo.tasks.classify import (
+    FewShotClassifier,
+    Label,
+    Prediction,
+    Progress,
+    TrainConfig,
+    TrainedClassifier,
+    fine_tune,
+    zero_shot,
+)
+from lmdemo.tasks.dataset import LabelledTexts
+from lmdemo.text import clean_user_text
+
+if TYPE_CHECKING:
+    from lmdemo.models.embedding import LocalEmbedder
+
+
+def sample_shots(data: LabelledTexts, shots: int, seed: int = 0) -> LabelledTexts:
+    """Up to `shots` random examples of each label."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for label in data.classes:
+        rows = [i for i, lab in enumerate(data.labels) if lab == label]
+        for i in rng.sample(rows, min(shots, len(rows))):
+            texts.append(data.texts[i])
+            labels.append(label)
+    return LabelledTexts(texts, labels)
+
+
+class ClassifyService:
+    """Zero-shot, few-shot and fine-tuned classification on the configured encoder."""
+
+    def __init__(self, embedder: LocalEmbedder, settings: Settings) -> None:
+        self._embedder = embedder
+        self._settings = settings
+
+    def _texts(self, texts: Sequence[str]) -> list[str]:
+        cleaned = [clean_user_text(t).strip() for t in texts]
+        if not cleaned or not all(cleaned):
+            raise UserError("Type some text to classify.")
+        return cleaned
+
+    def zero_shot(self, texts: Sequence[str], labels: Sequence[Label]) -> list[Prediction]:
+        return zero_shot(self._embedder.embed, self._texts(texts), labels)
+
+    def train_few_shot(self, data: LabelledTexts) -> FewShotClassifier:
+        return FewShotClassifier.train(self._embedder.embed, self._texts(data.texts), data.labels)
+
+    def few_shot(self, head: FewShotClassifier, texts: Sequence[str]) -> list[Prediction]:
+        return head.predict(self._embedder.embed, self._texts(texts))
+
+    def fine_tune(
+        self,
+        data: LabelledTexts,
+        config: TrainConfig = TrainConfig(),
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+        quantization: str = "none",
+    ) -> TrainedClassifier:
+        """Fine-tune the encoder as a classifier; `quantization="8bit"` loads the base with bitsandbytes."""
+        s = self._settings
+
+        def load(classes: list[str]):
+            return load_sequence_classifier(
+                s.encoder_model, labels=classes, device=s.device, quantization=quantization,  # type: ignore[arg-type]
+                cache_dir=s.cache_dir, trust_remote_code=s.trust_remote_code,
+            )
+
+        return fine_tune(load, self._texts(data.texts), data.labels, config, progress, cancel, base=s.encoder_model)

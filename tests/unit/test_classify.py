@@ -1,0 +1,156 @@
+"""Classification: labels, splits, metrics, CSV checks, few-shot head, fine-tuning a tiny BERT."""
+
+from __future__ import annotations
+
+import io
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmdemo.errors import UserError
+from lmdemo.models.loading import load_sequence_classifier
+from lmdemo.tasks.classify import (
+    FewShotClassifier,
+    TrainConfig,
+    TrainingCancelled,
+    evaluate,
+    fine_tune,
+    parse_labels,
+    stratified_split,
+    zero_shot,
+)
+from lmdemo.tasks.dataset import DatasetError, read_csv
+
+VOCAB = ["fruit", "apple", "banana", "car", "truck", "engine", "sweet", "wheel"]
+
+
+def bag_of_words(texts):
+    """A transparent stand-in for the encoder: normalised word counts over a tiny vocabulary."""
+    rows = np.array([[t.lower().count(w) for w in VOCAB] for t in texts], dtype=np.float32) + 1e-3
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_parse_labels_forms() -> None:
+    assert [lab.name for lab in parse_labels("sport, politics ,tech, sport")] == ["sport", "politics", "tech"]
+    labels = parse_labels("fruit: apples and bananas\nvehicle: cars and trucks")
+    assert labels[0].description == "apples and bananas"
+    assert labels[1].prompt() == "vehicle: cars and trucks"
+    with pytest.raises(UserError, match="two labels"):
+        parse_labels("only")
+
+
+def test_zero_shot_picks_the_closest_description() -> None:
+    labels = parse_labels("fruit: apple banana fruit\nvehicle: car truck engine")
+    predictions = zero_shot(bag_of_words, ["a sweet apple", "the truck engine"], labels)
+    assert [p.label for p in predictions] == ["fruit", "vehicle"]
+    for p in predictions:
+        assert abs(sum(p.scores.values()) - 1.0) < 1e-6
+
+
+def test_few_shot_head_learns_from_examples() -> None:
+    texts = ["apple", "banana fruit", "sweet apple", "car", "truck engine", "car wheel"]
+    labels = ["fruit"] * 3 + ["vehicle"] * 3
+    head = FewShotClassifier.train(bag_of_words, texts, labels)
+    assert [p.label for p in head.predict(bag_of_words, ["banana", "engine wheel"])] == ["fruit", "vehicle"]
+
+
+def test_stratified_split_keeps_every_class_on_both_sides() -> None:
+    labels = ["a"] * 10 + ["b"] * 4 + ["c"] * 2
+    train, held = stratified_split(labels, 0.25)
+    assert sorted(train + held) == list(range(16)) and not set(train) & set(held)
+    assert {labels[i] for i in held} == {"a", "b", "c"} == {labels[i] for i in train}
+
+
+def test_evaluate_reports_accuracy_f1_and_confusion() -> None:
+    metrics = evaluate(["a", "a", "b", "b"], ["a", "b", "b", "b"], ["a", "b"])
+    assert metrics["accuracy"] == 0.75
+    assert metrics["confusion"] == [[1, 1], [0, 2]]
+    assert metrics["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"sentence,category\nhello,x\n", "needs columns"),
+        (b"text,label\nhello,x\nworld,x\n", "only one class"),
+        ("text,label\ncaf\xe9,x\n".encode("latin-1"), "not UTF-8"),
+        (b"text,label\nhello,\nworld,y\n", "no label"),
+    ],
+)
+def test_bad_csvs_get_clear_messages(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(DatasetError, match=message):
+        read_csv(path)
+
+
+def test_too_many_rows_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text("text,label\n" + "".join(f"row {i},{i % 2}\n" for i in range(200)))
+    with pytest.raises(DatasetError, match="more than 100 rows"):
+        read_csv(path, max_rows=100)
+    assert len(read_csv(path).texts) == 200
+
+
+def _toy() -> tuple[list[str], list[str]]:
+    fruit = ["apple banana", "sweet fruit apple", "banana fruit", "fruit apple sweet", "apple apple"]
+    vehicle = ["car truck", "truck engine wheel", "engine car", "wheel truck car", "car car"]
+    texts = [t for pair in zip(fruit * 3, vehicle * 3) for t in pair]
+    labels = ["fruit", "vehicle"] * 15
+    return texts, labels
+
+
+def _loader(folder: Path, tmp_path: Path, quantization: str = "none"):
+    return lambda classes: load_sequence_classifier(
+        str(folder), labels=classes, device="cpu", quantization=quantization, cache_dir=tmp_path
+    )
+
+
+def test_fine_tuning_a_tiny_bert_learns_the_toy_task(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    texts, labels = _toy()
+    seen: list[float] = []
+    model = fine_tune(
+        _loader(tiny_bert_dir, tmp_path), texts, labels,
+        TrainConfig(epochs=8, batch_size=8, learning_rate=1e-3, holdout=0.2),
+        progress=lambda fraction, message: seen.append(fraction),
+    )
+    assert model.metrics["accuracy"] == 1.0 and model.metrics["support"] == 6
+    assert [p.label for p in model.predict(["banana apple", "truck wheel"])] == ["fruit", "vehicle"]
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+    archive = zipfile.ZipFile(io.BytesIO(model.export_zip()))
+    names = set(archive.namelist())
+    assert {"model.safetensors", "config.json", "tokenizer.json", "lmdemo_metrics.json"} <= names
+    assert not any(n.endswith(".bin") for n in names)
+    folder = tmp_path / "exported"
+    archive.extractall(folder)
+    from transformers import AutoModelForSequenceClassification
+
+    reloaded = AutoModelForSequenceClassification.from_pretrained(folder)
+    assert reloaded.config.id2label == {0: "fruit", 1: "vehicle"}
+
+
+def test_cancel_stops_training(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    texts, labels = _toy()
+    cancel = threading.Event()
+
+    def progress(fraction: float, message: str) -> None:
+        if fraction > 0.1:
+            cancel.set()
+
+    with pytest.raises(TrainingCancelled):
+        fine_tune(_loader(tiny_bert_dir, tmp_path), texts, labels, TrainConfig(epochs=50, batch_size=4),
+                  progress=progress, cancel=cancel)
+
+
+def test_fine_tuning_on_an_8bit_base_trains_the_full_precision_head(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    texts, labels = _toy()
+    model = fine_tune(_loader(tiny_bert_dir, tmp_path, "8bit"), texts, labels, TrainConfig(epochs=1, batch_size=8))
+    import torch
+
+    assert type(model.model.classifier) is torch.nn.Linear
+    assert len(model.predict(["apple"])) == 1
