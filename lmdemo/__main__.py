@@ -92,6 +92,26 @@ def classify(args: argparse.Namespace) -> None:
         print(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}")
 
 
+def summarize(args: argparse.Namespace) -> None:
+    """Summarise each `{"doc_id", "source"}` line of a JSONL file."""
+    from lmdemo.services import build_services
+    from lmdemo.settings import load_settings
+
+    service = build_services(load_settings([])).summarize
+    rows = _read_jsonl(args.input)
+    started = time.perf_counter()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", encoding="utf-8") as out:
+        for row in rows:
+            summary = ""
+            for summary in service.summarize(row["source"], args.mode, args.sentences):
+                pass
+            out.write(json.dumps({"doc_id": row["doc_id"], "summary": summary}) + "\n")
+    seconds = time.perf_counter() - started
+    print(f"{len(rows)} summaries in {seconds:.1f} s ({seconds / max(len(rows), 1):.2f} s each) → {args.out}",
+          file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lmdemo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--shots", type=int, default=16, help="examples per label for few-shot")
     c.add_argument("--out", type=Path, required=True)
     c.set_defaults(run=classify)
+    m = commands.add_parser("summarize", help='summarise JSONL lines {"doc_id", "source"}')
+    m.add_argument("--input", type=Path, required=True)
+    m.add_argument("--out", type=Path, required=True)
+    m.add_argument("--mode", choices=["extractive", "abstractive"], default="extractive")
+    m.add_argument("--sentences", type=int, default=3)
+    m.set_defaults(run=summarize)
     return parser
 
 

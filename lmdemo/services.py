@@ -11,7 +11,7 @@ from lmdemo.models.backend import LocalChatBackend
 from lmdemo.models.embedding import LocalEmbedder
 from lmdemo.models.manager import ModelManager
 from lmdemo.settings import Settings
-from lmdemo.tasks.service import ClassifyService
+from lmdemo.tasks.service import ClassifyService, SummarizeService
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Services:
     chat: ChatService
     docqa: DocQAService
     classify: ClassifyService
+    summarize: SummarizeService
 
     def preload(self) -> threading.Thread:
         """Load the models in the background so the first request does not wait for them."""
@@ -59,4 +60,5 @@ def build_services(settings: Settings) -> Services:
         chat=ChatService(backend),
         docqa=DocQAService(embedder, backend, docqa_config(settings)),
         classify=ClassifyService(embedder, settings),
+        summarize=SummarizeService(embedder, backend),
     )

@@ -25,9 +25,13 @@ from lmdemo.tasks.classify import (
     zero_shot,
 )
 from lmdemo.tasks.dataset import LabelledTexts
+from lmdemo.tasks.summarize import abstractive, extractive
 from lmdemo.text import clean_user_text
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from lmdemo.models.backend import ChatBackend
     from lmdemo.models.embedding import LocalEmbedder
 
 
@@ -83,3 +87,23 @@ class ClassifyService:
             )
 
         return fine_tune(load, self._texts(data.texts), data.labels, config, progress, cancel, base=s.encoder_model)
+
+
+class SummarizeService:
+    """Extractive and abstractive summaries of pasted or uploaded text."""
+
+    def __init__(self, embedder: LocalEmbedder, chat: ChatBackend) -> None:
+        self._embedder = embedder
+        self._chat = chat
+
+    def summarize(
+        self, text: str, mode: str = "extractive", n_sentences: int = 3, progress: Progress | None = None
+    ) -> Iterator[str]:
+        """Stream the summary (extractive arrives at once)."""
+        n_sentences = max(1, min(int(n_sentences), 20))
+        if mode == "extractive":
+            yield extractive(self._embedder.embed, text, n_sentences)
+        elif mode == "abstractive":
+            yield from abstractive(self._chat, text, n_sentences, progress)
+        else:
+            raise UserError("mode must be extractive or abstractive")

@@ -1,0 +1,206 @@
+"""Playground tab: classify text (zero-shot, few-shot, fine-tuned on your CSV) and summarise it.
+
+Trained heads and models live in this session's gr.State. Endpoints: `/classify`
+(text, labels, mode → label scores) and `/summarize` (text, mode, length → summary).
+"""
+
+import html
+import queue
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from lmdemo.docqa.loaders import load_document
+from lmdemo.errors import UserError
+from lmdemo.tasks.classify import TrainConfig, parse_labels
+from lmdemo.tasks.dataset import LabelledTexts, read_csv
+
+if TYPE_CHECKING:
+    from lmdemo.services import Services
+
+MODES = ["zero-shot", "few-shot", "fine-tuned"]
+EXAMPLE_SHOTS = [
+    ["The striker scored twice in the final minutes of the match.", "sport"],
+    ["The central bank raised interest rates by half a point.", "business"],
+    ["Parliament voted on the new immigration bill on Tuesday.", "politics"],
+    ["The new phone has a faster chip and a better camera.", "tech"],
+]
+
+
+def confusion_html(metrics: dict[str, Any]) -> str:
+    """The held-out confusion matrix as a shaded table, with accuracy and macro-F1."""
+    if not metrics:
+        return ""
+    classes, matrix = metrics["classes"], metrics["confusion"]
+    peak = max(max(row) for row in matrix) or 1
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in classes)
+    rows = []
+    for name, row in zip(classes, matrix):
+        cells = "".join(
+            f'<td style="background: rgba(79,70,229,{0.08 + 0.8 * v / peak:.2f})">{v}</td>' for v in row
+        )
+        rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
+    return (
+        f"<p><b>Held-out accuracy {metrics['accuracy']:.3f}</b> · macro-F1 {metrics['macro_f1']:.3f} · "
+        f"{metrics['support']} rows</p>"
+        f'<table class="lm-confusion"><tr><th>gold \\ predicted</th>{head}</tr>{"".join(rows)}</table>'
+    )
+
+
+def _shots(table: Any) -> LabelledTexts:
+    rows = table.values.tolist() if hasattr(table, "values") else list(table or [])
+    pairs = [(str(t).strip(), str(lab).strip()) for t, lab, *_ in rows if str(t).strip() and str(lab).strip()]
+    if len({lab for _, lab in pairs}) < 2:
+        raise UserError("Add examples of at least two labels to the table.")
+    return LabelledTexts([t for t, _ in pairs], [lab for _, lab in pairs])
+
+
+def build_playground_tab(services: "Services") -> None:
+    """Render the Playground tab into the current Blocks context."""
+    classify, summarize = services.classify, services.summarize
+    few_shot_state = gr.State(None)
+    fine_tuned_state = gr.State(None)
+
+    with gr.Tab("Classify"):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                text = gr.Textbox(label="Text to classify", lines=4, placeholder="Paste a sentence or an article")
+                labels = gr.Textbox(
+                    label="Labels (zero-shot)", value="sport, business, politics, tech, entertainment",
+                    info="Comma-separated, or one per line as `label: description`.",
+                )
+                mode = gr.Radio(MODES, value="zero-shot", label="Classifier")
+                classify_btn = gr.Button("Classify", variant="primary")
+                scores = gr.Label(label="Scores", num_top_classes=10, elem_id="classify-scores")
+            with gr.Column(scale=2):
+                with gr.Accordion("Few-shot: a few examples per label", open=False):
+                    shots = gr.Dataframe(
+                        value=EXAMPLE_SHOTS, headers=["text", "label"], column_count=(2, "fixed"),
+                        interactive=True, wrap=True,
+                    )
+                    train_few_btn = gr.Button("Train few-shot head")
+                    few_status = gr.Markdown()
+                with gr.Accordion("Fine-tune on your CSV (text,label)", open=False):
+                    csv_file = gr.File(label="Training CSV", file_types=[".csv"], type="filepath")
+                    with gr.Row():
+                        epochs = gr.Slider(1, 5, value=2, step=1, label="Epochs")
+                        eight_bit = gr.Checkbox(label="Load the base in 8-bit (bitsandbytes)")
+                    with gr.Row():
+                        train_btn = gr.Button("Fine-tune", variant="primary")
+                        cancel_btn = gr.Button("Cancel")
+                    train_status = gr.Markdown()
+                    metrics_view = gr.HTML()
+                    download = gr.DownloadButton("Download the model (.zip)", visible=False)
+
+    with gr.Tab("Summarize"):
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                source = gr.Textbox(label="Text", lines=10, placeholder="Paste text, or upload a file below")
+                upload = gr.File(
+                    label="…or load the text of a document", file_types=[".pdf", ".docx", ".html", ".md", ".txt"],
+                    type="filepath",
+                )
+                with gr.Row():
+                    sum_mode = gr.Radio(["extractive", "abstractive"], value="extractive", label="Method")
+                    length = gr.Slider(1, 10, value=3, step=1, label="Sentences")
+                sum_btn = gr.Button("Summarize", variant="primary")
+            with gr.Column():
+                summary = gr.Markdown(elem_id="summary-output")
+
+    def run_classify(value: str, label_spec: str, which: str, few: Any, tuned: Any) -> dict[str, float]:
+        try:
+            if which == "zero-shot":
+                prediction = classify.zero_shot([value], parse_labels(label_spec))[0]
+            elif which == "few-shot":
+                if few is None:
+                    raise UserError("Train the few-shot head first (Few-shot accordion).")
+                prediction = classify.few_shot(few, [value])[0]
+            elif which == "fine-tuned":
+                if tuned is None:
+                    raise UserError("Fine-tune a model on your CSV first.")
+                prediction = tuned.predict([value])[0]
+            else:
+                raise UserError(f"mode must be one of {', '.join(MODES)}")
+        except UserError as error:
+            raise gr.Error(str(error)) from error
+        return prediction.scores
+
+    def train_few(table: Any) -> tuple[Any, str]:
+        try:
+            data = _shots(table)
+            head = classify.train_few_shot(data)
+        except UserError as error:
+            raise gr.Error(str(error)) from error
+        counts = ", ".join(f"{k}: {v}" for k, v in data.counts().items())
+        return head, f"Trained on {len(data.texts)} examples ({counts}). Choose **few-shot** and classify."
+
+    def train(path: str | None, n_epochs: float, quantized: bool, progress: gr.Progress = gr.Progress()) -> Iterator:
+        if not path:
+            raise gr.Error("Upload a CSV with `text,label` columns first.")
+        try:
+            data = read_csv(Path(path))
+        except UserError as error:
+            raise gr.Error(str(error)) from error
+        updates: queue.Queue = queue.Queue()
+        cancel = threading.Event()
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["model"] = classify.fine_tune(
+                    data, TrainConfig(epochs=int(n_epochs)), lambda f, m: updates.put((f, m)), cancel,
+                    "8bit" if quantized else "none",
+                )
+            except BaseException as error:  # shown to the user below
+                outcome["error"] = error
+            updates.put(None)
+
+        worker = threading.Thread(target=work, name="lmdemo-finetune", daemon=True)
+        worker.start()
+        counts = ", ".join(f"{k}: {v}" for k, v in data.counts().items())
+        yield f"Training on {len(data.texts)} rows ({counts})…", "", gr.skip(), gr.DownloadButton(visible=False)
+        try:
+            while (item := updates.get()) is not None:
+                progress(item[0], desc=item[1])
+                yield item[1], gr.skip(), gr.skip(), gr.skip()
+        finally:
+            cancel.set()
+        if "error" in outcome:
+            error = outcome["error"]
+            raise gr.Error(str(error) if isinstance(error, UserError) else f"Training failed: {error}")
+        model = outcome["model"]
+        archive = Path(tempfile.mkdtemp(prefix="lmdemo-model-")) / "classifier.zip"
+        archive.write_bytes(model.export_zip())
+        yield (
+            "Done. Choose **fine-tuned** and classify, or download the model.",
+            confusion_html(model.metrics),
+            model,
+            gr.DownloadButton(value=str(archive), visible=True),
+        )
+
+    def load_text(file: str | None) -> str:
+        if not file:
+            return gr.skip()
+        try:
+            return "\n\n".join(p.text for p in load_document(Path(file)).pages)
+        except UserError as error:
+            raise gr.Error(str(error)) from error
+
+    def run_summarize(value: str, which: str, n: float, progress: gr.Progress = gr.Progress()) -> Iterator[str]:
+        try:
+            yield from summarize.summarize(value or "", which, int(n), lambda f, m: progress(f, desc=m))
+        except UserError as error:
+            raise gr.Error(str(error)) from error
+
+    gr.on([classify_btn.click, text.submit], run_classify, [text, labels, mode, few_shot_state, fine_tuned_state],
+          scores, api_name="classify")
+    train_few_btn.click(train_few, shots, [few_shot_state, few_status], api_visibility="private")
+    train_event = train_btn.click(train, [csv_file, epochs, eight_bit],
+                                  [train_status, metrics_view, fine_tuned_state, download], api_visibility="private")
+    cancel_btn.click(lambda: "Cancelled.", None, train_status, cancels=[train_event], api_visibility="private")
+    upload.upload(load_text, upload, source, api_visibility="private")
+    sum_btn.click(run_summarize, [source, sum_mode, length], summary, api_name="summarize")

@@ -1,0 +1,47 @@
+"""/classify and /summarize through gradio_client against the running app."""
+
+from __future__ import annotations
+
+import pytest
+from gradio_client import Client
+
+from tests.conftest import RunningApp
+
+ARTICLE = (
+    "The city council approved a new budget on Monday. The budget raises spending on schools by ten percent. "
+    "It also funds two new bus lines in the north of the city. Critics said the plan ignores rising rents. "
+    "The mayor promised a housing review next year. Council members voted eleven to four in favour."
+)
+
+
+@pytest.fixture(scope="module")
+def client(running_app: RunningApp) -> Client:
+    return Client(running_app.url, verbose=False)
+
+
+def test_zero_shot_classify_returns_label_scores(client: Client) -> None:
+    result = client.predict(
+        "The striker scored a hat-trick and the team won the cup final.", "sport, business, politics",
+        "zero-shot", api_name="/classify",
+    )
+    assert result["label"] == "sport"
+    confidences = {c["label"]: c["confidence"] for c in result["confidences"]}
+    assert set(confidences) == {"sport", "business", "politics"}
+    assert abs(sum(confidences.values()) - 1.0) < 1e-3
+
+
+def test_classify_without_a_trained_model_explains_what_to_do(client: Client) -> None:
+    with pytest.raises(Exception, match="Fine-tune a model"):
+        client.predict("hello there", "a, b", "fine-tuned", api_name="/classify")
+
+
+def test_extractive_summary_picks_sentences_from_the_text(client: Client) -> None:
+    summary = client.predict(ARTICLE, "extractive", 2, api_name="/summarize")
+    picked = [s for s in ARTICLE.split(". ") if s.rstrip(".") in summary]
+    assert len(picked) == 2
+
+
+def test_abstractive_summary_is_written_by_the_chat_model(client: Client) -> None:
+    summary = client.predict(ARTICLE, "abstractive", 2, api_name="/summarize")
+    assert len(summary.split()) >= 5
+    assert any(word in summary.lower() for word in ("budget", "council", "schools"))

@@ -1,0 +1,57 @@
+"""Playground in the browser: few-shot head, fine-tuning on a CSV with its report, summarising."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import ROOT, RunningApp
+
+SHOTS = ROOT / ".pytest_cache" / "screenshots"
+ROWS = [
+    ("The striker scored twice in the final.", "sport"), ("The coach praised the defence.", "sport"),
+    ("The goalkeeper saved a late penalty.", "sport"), ("The team won the league title.", "sport"),
+    ("Shares fell after the bank reported losses.", "business"), ("Profits doubled this quarter.", "business"),
+    ("The company raised its prices.", "business"), ("Investors sold bonds as rates rose.", "business"),
+]
+
+
+def _open_playground(page, running_app: RunningApp) -> None:
+    page.goto(running_app.url)
+    page.get_by_role("tab", name="Playground").click()
+
+
+def test_few_shot_then_fine_tune_then_classify(page, running_app: RunningApp, tmp_path: Path) -> None:
+    _open_playground(page, running_app)
+    page.get_by_text("Few-shot: a few examples per label").click()
+    page.get_by_role("button", name="Train few-shot head").click()
+    page.get_by_text("Trained on 4 examples").wait_for(timeout=60000)
+
+    csv = tmp_path / "train.csv"
+    csv.write_text("text,label\n" + "".join(f'"{t}",{lab}\n' for t, lab in ROWS * 3))
+    page.get_by_text("Fine-tune on your CSV (text,label)").click()
+    page.locator("input[type=file][accept='.csv']").set_input_files(str(csv))
+    page.get_by_text("train.csv").first.wait_for(timeout=30000)
+    page.get_by_role("button", name="Fine-tune", exact=True).click()
+    page.get_by_text("Held-out accuracy").wait_for(timeout=120000)
+    assert page.locator("table.lm-confusion tr").count() == 3
+    assert page.get_by_text("Download the model (.zip)").is_visible()
+
+    page.get_by_label("fine-tuned").check()
+    page.get_by_label("Text to classify").fill("The winger scored in the derby.")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    scores = page.locator("#classify-scores")
+    scores.get_by_text("sport").first.wait_for(timeout=60000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "playground.png"), full_page=True)
+
+
+def test_summarize_in_the_browser(page, running_app: RunningApp) -> None:
+    _open_playground(page, running_app)
+    page.get_by_role("tab", name="Summarize").click()
+    page.get_by_label("Text", exact=True).fill(
+        "The festival opened on Friday. Forty bands played over three days. "
+        "Tickets sold out in an hour. Organisers plan a bigger event next year."
+    )
+    page.get_by_role("button", name="Summarize", exact=True).click()
+    output = page.locator("#summary-output")
+    output.get_by_text("festival", exact=False).first.wait_for(timeout=60000)
