@@ -40,6 +40,7 @@ run: install
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: install
+bench: $(VENV)/.dev-installed
 	$(PY) bench/chat_speed.py
 	$(PY) bench/retrieval.py
+	$(PY) bench/tasks.py

@@ -1,0 +1,133 @@
+"""Playground quality and speed on ../shared/eval, through the app's own services.
+
+    python bench/tasks.py [--abstractive-docs 10] [--skip-finetune]
+
+Classification (bbc-news, movie-snippets): zero-shot, few-shot (16 per label) and fine-tuned
+accuracy and macro-F1 with training and prediction time. Summarization (aclsum-dev): ROUGE-1/2/L
+F1 of extractive and abstractive summaries against lead-3, and seconds per document. The
+abstractive rows use the first N documents (the 135M model on 2 cores takes ~30 s each); the
+lead-3 and extractive rows are reported on the same N as well as on all 150.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from common import ROOT, write
+
+EVAL = ROOT.parent / "shared" / "eval"
+
+
+def classification_rows(services, dataset: str, finetune: bool) -> list[dict]:
+    from lmdemo.tasks.classify import evaluate, parse_labels
+    from lmdemo.tasks.dataset import read_csv
+    from lmdemo.tasks.service import sample_shots
+
+    train = read_csv(EVAL / "classification" / dataset / "train.csv")
+    test = read_csv(EVAL / "classification" / dataset / "test.csv")
+    classes = test.classes
+    rows = []
+
+    def row(mode: str, predictions, train_s: float, predict_s: float) -> dict:
+        metrics = evaluate(test.labels, [p.label for p in predictions], classes)
+        return {
+            "dataset": dataset, "mode": mode, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+            "train_s": round(train_s, 1), "predict_s": round(predict_s, 1), "test_rows": len(test.texts),
+        }
+
+    started = time.perf_counter()
+    predictions = services.classify.zero_shot(test.texts, parse_labels(classes))
+    rows.append(row("zero-shot", predictions, 0.0, time.perf_counter() - started))
+
+    started = time.perf_counter()
+    head = services.classify.train_few_shot(sample_shots(train, 16))
+    trained = time.perf_counter()
+    predictions = services.classify.few_shot(head, test.texts)
+    rows.append(row("few-shot (16/label)", predictions, trained - started, time.perf_counter() - trained))
+
+    if finetune:
+        started = time.perf_counter()
+        model = services.classify.fine_tune(train)
+        trained = time.perf_counter()
+        predictions = model.predict(test.texts)
+        rows.append(row("fine-tuned (2 epochs, 128 tokens)", predictions, trained - started,
+                        time.perf_counter() - trained))
+    for r in rows:
+        print(json.dumps(r), flush=True)
+    return rows
+
+
+def lead(text: str, n: int = 3) -> str:
+    from lmdemo.tasks.summarize import sentences
+
+    return " ".join(sentences(text)[:n])
+
+
+def rouge_row(method: str, docs: list[dict], summaries: list[str], seconds: float) -> dict:
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+    for doc, summary in zip(docs, summaries):
+        for key, value in scorer.score(doc["reference"], summary).items():
+            totals[key] += value.fmeasure
+    n = len(docs)
+    return {
+        "method": method, "docs": n, "ROUGE-1": totals["rouge1"] / n, "ROUGE-2": totals["rouge2"] / n,
+        "ROUGE-L": totals["rougeL"] / n, "s_per_doc": round(seconds / n, 3),
+    }
+
+
+def summarization_rows(services, abstractive_docs: int) -> list[dict]:
+    docs = [json.loads(line) for line in (EVAL / "summarization" / "aclsum-dev.jsonl").open()]
+    rows = []
+
+    def timed(method: str, subset: list[dict], make) -> dict:
+        started = time.perf_counter()
+        summaries = [make(d["source"]) for d in subset]
+        result = rouge_row(method, subset, summaries, time.perf_counter() - started)
+        print(json.dumps(result), flush=True)
+        return result
+
+    def final(mode: str):
+        def run(text: str) -> str:
+            summary = ""
+            for summary in services.summarize.summarize(text, mode, 3):
+                pass
+            return summary
+        return run
+
+    rows.append(timed("lead-3", docs, lead))
+    rows.append(timed("extractive (3 sentences)", docs, final("extractive")))
+    subset = docs[:abstractive_docs]
+    if subset:
+        rows.append(timed("lead-3", subset, lead))
+        rows.append(timed("extractive (3 sentences)", subset, final("extractive")))
+        rows.append(timed("abstractive (map-reduce)", subset, final("abstractive")))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--abstractive-docs", type=int, default=10)
+    parser.add_argument("--skip-finetune", action="store_true")
+    args = parser.parse_args()
+
+    from lmdemo.logs import configure_logging
+    from lmdemo.services import build_services
+    from lmdemo.settings import load_settings
+
+    configure_logging()
+    services = build_services(load_settings([], env={"LMDEMO_PROFILE": "offline"}))
+    classification = []
+    for dataset in ("bbc-news", "movie-snippets"):
+        classification += classification_rows(services, dataset, not args.skip_finetune)
+    write("classification", classification)
+    write("summarization", summarization_rows(services, args.abstractive_docs))
+
+
+if __name__ == "__main__":
+    main()
