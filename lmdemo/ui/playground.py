@@ -22,7 +22,12 @@ from lmdemo.tasks.dataset import LabelledTexts, read_csv
 if TYPE_CHECKING:
     from lmdemo.services import Services
 
-MODES = ["zero-shot", "few-shot", "fine-tuned"]
+MODES = [
+    ("zero-shot", "zero-shot"),
+    ("zero-shot (ask the chat model)", "zero-shot-chat"),
+    ("few-shot", "few-shot"),
+    ("fine-tuned", "fine-tuned"),
+]
 EXAMPLE_SHOTS = [
     ["The striker scored twice in the final minutes of the match.", "sport"],
     ["The central bank raised interest rates by half a point.", "business"],
@@ -115,6 +120,8 @@ def build_playground_tab(services: "Services") -> None:
         try:
             if which == "zero-shot":
                 prediction = classify.zero_shot([value], parse_labels(label_spec))[0]
+            elif which == "zero-shot-chat":
+                prediction = classify.zero_shot_chat([value], parse_labels(label_spec))[0]
             elif which == "few-shot":
                 if few is None:
                     raise UserError("Train the few-shot head first (Few-shot accordion).")
@@ -124,7 +131,7 @@ def build_playground_tab(services: "Services") -> None:
                     raise UserError("Fine-tune a model on your CSV first.")
                 prediction = tuned.predict([value])[0]
             else:
-                raise UserError(f"mode must be one of {', '.join(MODES)}")
+                raise UserError(f"mode must be one of {', '.join(value for _, value in MODES)}")
         except UserError as error:
             raise gr.Error(str(error)) from error
         return prediction.scores

@@ -73,3 +73,9 @@ def test_classify_and_summarize_clis(tmp_path: Path) -> None:
     )
     line = json.loads(summaries.read_text())
     assert line["doc_id"] == "d1" and len(line["summary"]) > 5
+
+
+def test_zero_shot_by_asking_the_chat_model(services) -> None:
+    labels = parse_labels("sport, business")
+    prediction = services.classify.zero_shot_chat(["The striker scored a goal and the team won the match."], labels)[0]
+    assert prediction.label == "sport" and prediction.scores["sport"] == 1.0

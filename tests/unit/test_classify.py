@@ -154,3 +154,34 @@ def test_fine_tuning_on_an_8bit_base_trains_the_full_precision_head(tiny_bert_di
 
     assert type(model.model.classifier) is torch.nn.Linear
     assert len(model.predict(["apple"])) == 1
+
+
+def test_parse_chat_label_takes_the_first_named_label() -> None:
+    from lmdemo.tasks.classify import parse_chat_label
+
+    labels = parse_labels("sport, business")
+    assert parse_chat_label(" Business, not sport.", labels).scores == {"sport": 0.0, "business": 1.0}
+    unsure = parse_chat_label("I cannot tell.", labels)
+    assert unsure.scores == {"sport": 0.5, "business": 0.5}
+
+
+def test_nli_model_drives_zero_shot_when_configured(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    from lmdemo.models.loading import ModelLoadError, load_nli
+    from lmdemo.tasks.classify import nli_zero_shot
+
+    nli_dir = tmp_path / "nli"
+    load_sequence_classifier(
+        str(tiny_bert_dir), labels=["entailment", "neutral", "contradiction"], device="cpu", cache_dir=tmp_path
+    ).model.save_pretrained(nli_dir)
+    (nli_dir / "tokenizer.json").write_bytes((tiny_bert_dir / "tokenizer.json").read_bytes())
+    for name in ("tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (tiny_bert_dir / name).exists():
+            (nli_dir / name).write_bytes((tiny_bert_dir / name).read_bytes())
+    loaded = load_nli(str(nli_dir), device="cpu", cache_dir=tmp_path)
+    assert loaded.report.role == "nli"
+    predictions = nli_zero_shot(loaded.model, ["apple banana", "car truck"], parse_labels("fruit, vehicle, other"))
+    for p in predictions:
+        assert set(p.scores) == {"fruit", "vehicle", "other"}
+        assert abs(sum(p.scores.values()) - 1.0) < 1e-5
+    with pytest.raises(ModelLoadError, match="not an NLI model"):
+        load_nli(str(tiny_bert_dir), device="cpu", cache_dir=tmp_path)
