@@ -10,6 +10,7 @@ from lmdemo.docqa.service import DocQAConfig, DocQAService
 from lmdemo.models.backend import LocalChatBackend
 from lmdemo.models.embedding import LocalEmbedder
 from lmdemo.models.manager import ModelManager
+from lmdemo.runtime import limit_blas_threads
 from lmdemo.settings import Settings
 from lmdemo.tasks.service import ClassifyService, SummarizeService
 
@@ -51,6 +52,7 @@ def docqa_config(settings: Settings) -> DocQAConfig:
 
 
 def build_services(settings: Settings) -> Services:
+    limit_blas_threads()
     models = ModelManager(settings)
     backend = LocalChatBackend(models)
     embedder = LocalEmbedder(models)
