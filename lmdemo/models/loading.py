@@ -124,6 +124,52 @@ def _report(role: str, source: ModelSource, model: torch.nn.Module, device: str,
     )
 
 
+Build = Callable[[str, str, dict[str, Any]], Any]
+
+
+def _hf_build(auto_class: Any, trust_remote_code: bool, **extra: Any) -> Build:
+    """`from_pretrained` for a transformers Auto class: safetensors only, on the device, in eval mode."""
+
+    def build(location: str, device: str, kwargs: dict[str, Any]) -> Any:
+        model = auto_class.from_pretrained(
+            location, use_safetensors=True, trust_remote_code=trust_remote_code, **extra, **kwargs
+        )
+        return (model if "device_map" in kwargs else model.to(device)).eval()
+
+    return build
+
+
+def _auto_tokenizer(trust_remote_code: bool) -> Callable[[str, Any], Any]:
+    from transformers import AutoTokenizer
+
+    return lambda location, model: AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)
+
+
+def _load(
+    role: str,
+    spec: str,
+    device: str,
+    quantization: Quantization,
+    cache_dir: Path,
+    build: Build,
+    tokenizer: Callable[[str, Any], Any],
+    skip: Sequence[str] = (),
+) -> LoadedModel:
+    """Resolve, load (quantized when asked, with fallback), fetch the tokenizer, and report."""
+    started = time.perf_counter()
+    device = resolve_device(device)
+    source = _source_folder(spec, cache_dir)
+    try:
+        model, used, note = _load_with_fallback(
+            lambda kwargs: build(source.location, device, kwargs), quantization, device, skip
+        )
+        tok = tokenizer(source.location, model)
+    except OSError as error:
+        raise ModelLoadError(f"could not load the {role} model {spec!r}: {error}") from error
+    report = _report(role, source, model, device, used, time.perf_counter() - started, note)
+    return LoadedModel(model, tok, report)
+
+
 def load_causal_lm(
     spec: str,
     *,
@@ -133,29 +179,15 @@ def load_causal_lm(
     trust_remote_code: bool = False,
 ) -> LoadedModel:
     """A GPT-style chat model and its tokenizer (with the model's own chat template)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    started = time.perf_counter()
-    device = resolve_device(device)
-    source = _source_folder(spec, cache_dir)
-
-    def load(kwargs: dict[str, Any]) -> Any:
-        model = AutoModelForCausalLM.from_pretrained(
-            source.location, use_safetensors=True, trust_remote_code=trust_remote_code, **kwargs
-        )
-        if "device_map" not in kwargs:
-            model = model.to(device)
-        return model.eval()
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code)
-        model, used, note = _load_with_fallback(load, quantization, device)
-    except OSError as error:
-        raise ModelLoadError(f"could not load chat model {spec!r}: {error}") from error
-    if tokenizer.chat_template is None:
+    loaded = _load(
+        "chat", spec, device, quantization, cache_dir,
+        _hf_build(AutoModelForCausalLM, trust_remote_code), _auto_tokenizer(trust_remote_code),
+    )
+    if loaded.tokenizer.chat_template is None:
         raise ModelLoadError(f"{spec!r} has no chat template; choose an instruct/chat model")
-    report = _report("chat", source, model, device, used, time.perf_counter() - started, note)
-    return LoadedModel(model, tokenizer, report)
+    return loaded
 
 
 def load_encoder(
@@ -169,24 +201,15 @@ def load_encoder(
     """A BERT-style sentence encoder (sentence-transformers: its pooling and normalisation)."""
     from sentence_transformers import SentenceTransformer
 
-    started = time.perf_counter()
-    device = resolve_device(device)
-    source = _source_folder(spec, cache_dir)
-
-    def load(kwargs: dict[str, Any]) -> Any:
+    def build(location: str, device: str, kwargs: dict[str, Any]) -> Any:
         return SentenceTransformer(
-            source.location,
+            location,
             device=None if "device_map" in kwargs else device,
             trust_remote_code=trust_remote_code,
             model_kwargs={"use_safetensors": True, **kwargs},
         ).eval()
 
-    try:
-        encoder, used, note = _load_with_fallback(load, quantization, device)
-    except OSError as error:
-        raise ModelLoadError(f"could not load encoder {spec!r}: {error}") from error
-    report = _report("encoder", source, encoder, device, used, time.perf_counter() - started, note)
-    return LoadedModel(encoder, encoder.tokenizer, report)
+    return _load("encoder", spec, device, quantization, cache_dir, build, lambda location, model: model.tokenizer)
 
 
 def load_sequence_classifier(
@@ -202,32 +225,20 @@ def load_sequence_classifier(
 
     Under bitsandbytes the head stays in full precision: it is small and must train.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
-    started = time.perf_counter()
-    device = resolve_device(device)
-    source = _source_folder(spec, cache_dir)
     id2label = dict(enumerate(labels))
-
-    def load(kwargs: dict[str, Any]) -> Any:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source.location,
-            num_labels=len(labels),
-            id2label=id2label,
-            label2id={label: i for i, label in id2label.items()},
-            use_safetensors=True,
-            trust_remote_code=trust_remote_code,
-            **kwargs,
-        )
-        return model if "device_map" in kwargs else model.to(device)
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code)
-        model, used, note = _load_with_fallback(load, quantization, device, CLASSIFIER_HEADS)
-    except OSError as error:
-        raise ModelLoadError(f"could not load classifier base {spec!r}: {error}") from error
-    report = _report("classifier", source, model, device, used, time.perf_counter() - started, note)
-    return LoadedModel(model, tokenizer, report)
+    build = _hf_build(
+        AutoModelForSequenceClassification,
+        trust_remote_code,
+        num_labels=len(labels),
+        id2label=id2label,
+        label2id={label: i for i, label in id2label.items()},
+    )
+    return _load(
+        "classifier", spec, device, quantization, cache_dir, build, _auto_tokenizer(trust_remote_code),
+        CLASSIFIER_HEADS,
+    )
 
 
 def load_nli(
@@ -239,24 +250,14 @@ def load_nli(
     trust_remote_code: bool = False,
 ) -> LoadedModel:
     """An NLI model (labels include entailment) wrapped in transformers' zero-shot pipeline."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+    from transformers import AutoModelForSequenceClassification, pipeline
 
-    started = time.perf_counter()
-    device = resolve_device(device)
-    source = _source_folder(spec, cache_dir)
-
-    def load(kwargs: dict[str, Any]) -> Any:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source.location, use_safetensors=True, trust_remote_code=trust_remote_code, **kwargs
-        )
-        return (model if "device_map" in kwargs else model.to(device)).eval()
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code)
-        model, used, note = _load_with_fallback(load, quantization, device, CLASSIFIER_HEADS)
-    except OSError as error:
-        raise ModelLoadError(f"could not load zero-shot model {spec!r}: {error}") from error
-    if not any(str(label).lower().startswith("entail") for label in model.config.label2id):
+    loaded = _load(
+        "nli", spec, device, quantization, cache_dir,
+        _hf_build(AutoModelForSequenceClassification, trust_remote_code), _auto_tokenizer(trust_remote_code),
+        CLASSIFIER_HEADS,
+    )
+    if not any(str(label).lower().startswith("entail") for label in loaded.model.config.label2id):
         raise ModelLoadError(f"{spec!r} is not an NLI model: it has no 'entailment' label")
-    report = _report("nli", source, model, device, used, time.perf_counter() - started, note)
-    return LoadedModel(pipeline("zero-shot-classification", model=model, tokenizer=tokenizer), tokenizer, report)
+    zero_shot = pipeline("zero-shot-classification", model=loaded.model, tokenizer=loaded.tokenizer)
+    return LoadedModel(zero_shot, loaded.tokenizer, loaded.report)
