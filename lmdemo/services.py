@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from lmdemo.chat.service import ChatService
 from lmdemo.docqa.service import DocQAConfig, DocQAService
+from lmdemo.lab.service import LabService
 from lmdemo.models.backend import LocalChatBackend
 from lmdemo.models.embedding import LocalEmbedder
 from lmdemo.models.manager import ModelManager
@@ -25,6 +26,7 @@ class Services:
     docqa: DocQAService
     classify: ClassifyService
     summarize: SummarizeService
+    lab: LabService
 
     def preload(self) -> threading.Thread:
         """Load the models in the background so the first request does not wait for them."""
@@ -65,4 +67,5 @@ def build_services(settings: Settings) -> Services:
             embedder, settings, backend, (lambda: models.nli().model) if settings.zero_shot_model else None
         ),
         summarize=SummarizeService(embedder, backend),
+        lab=LabService(models, embedder),
     )

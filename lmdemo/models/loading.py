@@ -177,13 +177,18 @@ def load_causal_lm(
     quantization: Quantization = "none",
     cache_dir: Path,
     trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
 ) -> LoadedModel:
-    """A GPT-style chat model and its tokenizer (with the model's own chat template)."""
+    """A GPT-style chat model and its tokenizer (with the model's own chat template).
+
+    `attn_implementation="eager"` gives a copy that can return attention weights (the Lab).
+    """
     from transformers import AutoModelForCausalLM
 
+    extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
     loaded = _load(
         "chat", spec, device, quantization, cache_dir,
-        _hf_build(AutoModelForCausalLM, trust_remote_code), _auto_tokenizer(trust_remote_code),
+        _hf_build(AutoModelForCausalLM, trust_remote_code, **extra), _auto_tokenizer(trust_remote_code),
     )
     if loaded.tokenizer.chat_template is None:
         raise ModelLoadError(f"{spec!r} has no chat template; choose an instruct/chat model")
@@ -210,6 +215,21 @@ def load_encoder(
         ).eval()
 
     return _load("encoder", spec, device, quantization, cache_dir, build, lambda location, model: model.tokenizer)
+
+
+def load_encoder_transformer(
+    spec: str,
+    *,
+    device: str = "auto",
+    quantization: Quantization = "none",
+    cache_dir: Path,
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """The encoder's bare transformer with eager attention, so it can return attention weights."""
+    from transformers import AutoModel
+
+    build = _hf_build(AutoModel, trust_remote_code, attn_implementation="eager")
+    return _load("encoder (attention)", spec, device, quantization, cache_dir, build, _auto_tokenizer(trust_remote_code))
 
 
 def load_sequence_classifier(

@@ -10,10 +10,20 @@ import logging
 import threading
 from collections.abc import Callable
 
-from lmdemo.models.loading import LoadedModel, ModelReport, load_causal_lm, load_encoder, load_nli
+from lmdemo.models.loading import (
+    LoadedModel,
+    ModelReport,
+    load_causal_lm,
+    load_encoder,
+    load_encoder_transformer,
+    load_nli,
+)
 from lmdemo.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+ROLES = ("chat", "encoder", "nli", "chat-eager", "encoder-eager")
 
 
 class ModelManager:
@@ -22,7 +32,7 @@ class ModelManager:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._models: dict[str, LoadedModel] = {}
-        self._locks: dict[str, threading.Lock] = {role: threading.Lock() for role in ("chat", "encoder", "nli")}
+        self._locks: dict[str, threading.Lock] = {role: threading.Lock() for role in ROLES}
 
     def _get(self, role: str, load: Callable[[], LoadedModel]) -> LoadedModel:
         loaded = self._models.get(role)
@@ -61,6 +71,19 @@ class ModelManager:
         """The optional NLI model for zero-shot classification (`settings.zero_shot_model`)."""
         return self._get("nli", lambda: load_nli(self._settings.zero_shot_model, **self._load_options()))
 
+    def chat_eager(self) -> LoadedModel:
+        """A second copy of the chat model with eager attention, loaded only when the Lab needs it."""
+        return self._get(
+            "chat-eager",
+            lambda: load_causal_lm(self._settings.chat_model, attn_implementation="eager", **self._load_options()),
+        )
+
+    def encoder_eager(self) -> LoadedModel:
+        """The encoder's transformer with eager attention, loaded only when the Lab needs it."""
+        return self._get(
+            "encoder-eager", lambda: load_encoder_transformer(self._settings.encoder_model, **self._load_options())
+        )
+
     def reports(self) -> list[ModelReport]:
         """Reports of the models loaded so far, chat first."""
-        return [self._models[role].report for role in ("chat", "encoder", "nli") if role in self._models]
+        return [self._models[role].report for role in ROLES if role in self._models]

@@ -1,0 +1,1 @@
+"""The Lab: the inside of the models made visible (tokens, next-token probabilities, attention, embeddings)."""
