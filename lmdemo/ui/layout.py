@@ -7,6 +7,7 @@ import gradio as gr
 
 from lmdemo.ui.chat import build_chat_tab
 from lmdemo.ui.docqa import build_docqa_tab
+from lmdemo.ui.lab import build_lab_tab
 from lmdemo.ui.playground import build_playground_tab
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ def build_app(services: "Services") -> gr.Blocks:
                 build_docqa_tab(services)
             with gr.Tab("Playground", id="playground"):
                 build_playground_tab(services)
+            with gr.Tab("Lab", id="lab"):
+                build_lab_tab(services)
             with gr.Tab("Models", id="models"):
                 models = gr.Markdown()
                 refresh = gr.Button("Refresh", size="sm")

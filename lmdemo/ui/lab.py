@@ -1,0 +1,142 @@
+"""Lab tab: tokens, next-token probabilities, attention maps and embeddings of the running models.
+
+Endpoints (plain functions, no session state): `/tokenize`, `/next_token`, `/attention`.
+"""
+
+import html
+import random
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+import pandas as pd
+
+from lmdemo.errors import UserError
+
+if TYPE_CHECKING:
+    from lmdemo.services import Services
+
+PALETTE = ["#e0e7ff", "#fce7f3", "#dcfce7", "#fef9c3", "#e0f2fe", "#ffedd5"]
+
+
+def tokens_html(title: str, tokens: list[Any]) -> str:
+    chips = "".join(
+        f'<span class="lm-token{" lm-special" if t.special else ""}" style="background:{PALETTE[i % len(PALETTE)]}"'
+        f' title="id {t.id}">{html.escape(t.text)}<sub>{t.id}</sub></span>'
+        for i, t in enumerate(tokens)
+    )
+    return f"<h4>{html.escape(title)} · {len(tokens)} tokens</h4><div class='lm-tokens'>{chips}</div>"
+
+
+def heatmap_html(rows: list[str], columns: list[str], matrix: Any, caption: str) -> str:
+    """A matrix as a shaded table; darker is larger."""
+    peak = float(matrix.max()) or 1.0
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for name, row in zip(rows, matrix):
+        cells = "".join(
+            f'<td title="{v:.3f}" style="background: rgba(79,70,229,{max(float(v), 0) / peak:.2f})"></td>' for v in row
+        )
+        body.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
+    return f'<p>{caption}</p><table class="lm-heatmap"><tr><th></th>{head}</tr>{"".join(body)}</table>'
+
+
+def build_lab_tab(services: "Services") -> None:
+    """Render the Lab tab into the current Blocks context."""
+    lab = services.lab
+
+    def guarded(fn):
+        def wrapper(*args):
+            try:
+                return fn(*args)
+            except UserError as error:
+                raise gr.Error(str(error)) from error
+        return wrapper
+
+    with gr.Tab("Tokens"):
+        token_text = gr.Textbox(label="Text", value="Tokenization splits unbelievably long words!", lines=2)
+        token_btn = gr.Button("Tokenize", variant="primary")
+        token_view = gr.HTML(elem_id="lab-tokens")
+    with gr.Tab("Next token"):
+        prompt = gr.Textbox(label="Prompt", value="The capital of France is")
+        with gr.Row():
+            temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Temperature")
+            top_k = gr.Slider(0, 100, value=0, step=1, label="Top-k (0 = off)")
+            top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p")
+        with gr.Row():
+            show_btn = gr.Button("Show distribution", variant="primary")
+            step_btn = gr.Button("Step: sample and append")
+        bars = gr.BarPlot(x="token", y="probability", title="P(next token)", sort="-y", elem_id="lab-next")
+    with gr.Tab("Attention") as attention_tab:
+        attn_text = gr.Textbox(label="Text", value="The animal did not cross the street because it was tired.")
+        with gr.Row():
+            which = gr.Radio([("GPT-style (causal)", "gpt"), ("BERT-style (bidirectional)", "bert")], value="gpt",
+                             label="Model")
+            layer = gr.Slider(0, 29, value=0, step=1, label="Layer")
+            head = gr.Slider(-1, 15, value=-1, step=1, label="Head (-1 = average of heads)")
+        attn_btn = gr.Button("Show attention", variant="primary")
+        attn_view = gr.HTML(elem_id="lab-attention")
+    with gr.Tab("Embeddings"):
+        sentences = gr.Textbox(
+            label="Sentences (one per line)", lines=6,
+            value="A cat sits on the mat.\nA kitten rests on a rug.\nStocks fell sharply today.\nMarkets dropped on Monday.",
+        )
+        embed_btn = gr.Button("Compare", variant="primary")
+        sim_view = gr.HTML(elem_id="lab-similarity")
+        scatter = gr.ScatterPlot(x="x", y="y", color="sentence", title="PCA projection", elem_id="lab-pca")
+
+    def show_tokens(text: str) -> str:
+        views = lab.tokenize(text)
+        return tokens_html("GPT-style (BPE)", views["gpt"]) + tokens_html("BERT-style (WordPiece)", views["bert"])
+
+    def distribution(text: str, t: float, k: float, p: float) -> pd.DataFrame:
+        rows = lab.next_token(text, int(k), float(t), float(p), show=15)
+        return pd.DataFrame({"token": [repr(r["token"]) for r in rows], "probability": [r["probability"] for r in rows]})
+
+    def step(text: str, t: float, k: float, p: float) -> tuple[str, pd.DataFrame]:
+        rows = [r for r in lab.next_token(text, int(k), float(t), float(p), show=50) if r["probability"] > 0]
+        chosen = rows[0] if t <= 0 else random.choices(rows, weights=[r["probability"] for r in rows])[0]
+        text = text + chosen["token"]
+        return text, distribution(text, t, k, p)
+
+    def show_attention(text: str, model: str, lay: float, hd: float) -> str:
+        names, matrix = lab.attention(text, model, int(lay), None if hd < 0 else int(hd))
+        what = "average of heads" if hd < 0 else f"head {int(hd)}"
+        return heatmap_html(names, names, matrix, f"Layer {int(lay)}, {what}: row = query token, column = key token.")
+
+    def compare(text: str) -> tuple[str, pd.DataFrame]:
+        lines = [line for line in text.splitlines() if line.strip()]
+        similarity, projection = lab.embeddings(lines)
+        short = [line[:40] for line in lines]
+        frame = pd.DataFrame({"x": projection[:, 0], "y": projection[:, 1], "sentence": short})
+        return heatmap_html(short, [str(i + 1) for i in range(len(lines))], similarity, "Cosine similarity"), frame
+
+    def layer_range(model: str) -> tuple[dict, dict]:
+        layers, heads = lab.shape(model)
+        return gr.Slider(maximum=layers - 1, value=0), gr.Slider(maximum=heads - 1, value=-1)
+
+    token_btn.click(guarded(show_tokens), token_text, token_view, api_visibility="private")
+    gr.on([show_btn.click, temperature.release, top_k.release, top_p.release], guarded(distribution),
+          [prompt, temperature, top_k, top_p], bars, api_visibility="private")
+    step_btn.click(guarded(step), [prompt, temperature, top_k, top_p], [prompt, bars], api_visibility="private")
+    gr.on([which.change, attention_tab.select], guarded(layer_range), which, [layer, head], api_visibility="private")
+    attn_btn.click(guarded(show_attention), [attn_text, which, layer, head], attn_view, api_visibility="private")
+    embed_btn.click(guarded(compare), sentences, [sim_view, scatter], api_visibility="private")
+
+    def tokenize(text: str) -> dict:
+        """Tokens of `text` for the GPT-style and the BERT-style tokenizer."""
+        views = guarded(lab.tokenize)(text)
+        return {name: [{"token": t.text, "id": t.id, "special": t.special} for t in toks] for name, toks in views.items()}
+
+    def next_token(prompt: str, top_k: int = 10, temperature: float = 1.0) -> list[dict]:
+        """The most likely next tokens with their probabilities."""
+        return [{"token": r["token"], "probability": r["probability"]}
+                for r in guarded(lab.next_token)(prompt, int(top_k), float(temperature), 1.0, int(top_k) or 10)]
+
+    def attention(text: str, model: str = "gpt", layer: int = 0, head: int = -1) -> dict:
+        """Attention weights (rows: query tokens) of one layer and head (-1: head average)."""
+        names, matrix = guarded(lab.attention)(text, model, int(layer), None if head < 0 else int(head))
+        return {"tokens": names, "matrix": matrix.round(6).tolist()}
+
+    gr.api(tokenize, api_name="tokenize")
+    gr.api(next_token, api_name="next_token")
+    gr.api(attention, api_name="attention")
