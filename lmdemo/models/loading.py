@@ -186,8 +186,9 @@ def load_causal_lm(
     from transformers import AutoModelForCausalLM
 
     extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    role = f"chat ({attn_implementation} attention)" if attn_implementation else "chat"
     loaded = _load(
-        "chat", spec, device, quantization, cache_dir,
+        role, spec, device, quantization, cache_dir,
         _hf_build(AutoModelForCausalLM, trust_remote_code, **extra), _auto_tokenizer(trust_remote_code),
     )
     if loaded.tokenizer.chat_template is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from tests.conftest import ROOT, RunningApp
 
@@ -62,6 +63,6 @@ def test_models_tab_reports_the_loaded_model(page, running_app: RunningApp) -> N
     page.goto(running_app.url)
     page.get_by_role("tab", name="Models").click()
     page.get_by_role("button", name="Refresh").click()
-    row = page.get_by_role("row").filter(has_text="SmolLM2-135M-Instruct.Q4_1")
+    row = page.get_by_role("row", name=re.compile(r"^chat SmolLM2-135M-Instruct\.Q4_1"))
     row.wait_for(timeout=30000)
     assert "cpu" in row.inner_text() and "float32" in row.inner_text()
