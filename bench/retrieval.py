@@ -17,7 +17,6 @@ import os
 import re
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from common import ROOT, write
@@ -69,7 +68,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval" / "retrieval" / "aclsum-dev")
     parser.add_argument("--tune", action="store_true", help="also try fusion settings and report each")
-    parser.add_argument("--save-index", type=Path, help="pickle the passages and vectors here (for tuning)")
     args = parser.parse_args()
 
     from lmdemo.docqa.index import FusionConfig
@@ -91,10 +89,6 @@ def main() -> None:
     documents = [document_from_text(str(row["doc_id"]), row["text"]) for row in corpus]
     docqa.ingest_documents(index, documents)
     ingest_s = time.perf_counter() - started
-    if args.save_index:
-        import pickle
-
-        args.save_index.write_bytes(pickle.dumps((index.passages, index.vectors)))
 
     texts = [q["query"] for q in queries]
     gc.collect()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 from common import ROOT, write
 
@@ -93,12 +92,7 @@ def summarization_rows(services, abstractive_docs: int) -> list[dict]:
         return result
 
     def final(mode: str):
-        def run(text: str) -> str:
-            summary = ""
-            for summary in services.summarize.summarize(text, mode, 3):
-                pass
-            return summary
-        return run
+        return lambda text: services.summarize.summary(text, mode, 3)
 
     rows.append(timed("lead-3", docs, lead))
     rows.append(timed("extractive (3 sentences)", docs, final("extractive")))

@@ -103,9 +103,7 @@ def summarize(args: argparse.Namespace) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
         for row in rows:
-            summary = ""
-            for summary in service.summarize(row["source"], args.mode, args.sentences):
-                pass
+            summary = service.summary(row["source"], args.mode, args.sentences)
             out.write(json.dumps({"doc_id": row["doc_id"], "summary": summary}) + "\n")
     seconds = time.perf_counter() - started
     print(f"{len(rows)} summaries in {seconds:.1f} s ({seconds / max(len(rows), 1):.2f} s each) → {args.out}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -25,6 +25,9 @@ class Embedder(Protocol):
     """Turns texts into L2-normalised vectors (local sentence-transformers, or a remote API)."""
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+
+    def tokenizer(self) -> Any:
+        """The encoder's tokenizer, which sizes the passages."""
 
 
 @dataclass(frozen=True)

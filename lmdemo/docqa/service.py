@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lmdemo.docqa.answer import NOT_FOUND, attribute, build_messages, matched_terms, passage_label
-from lmdemo.docqa.index import DocumentIndex, FusionConfig, Hit, Mode
+from lmdemo.docqa.index import DocumentIndex, Embedder, FusionConfig, Hit, Mode
 from lmdemo.docqa.loaders import IngestError, LoadedDocument, load_document
 from lmdemo.docqa.splitting import Splitter
 from lmdemo.errors import UserError
@@ -22,7 +22,6 @@ from lmdemo.text import clean_user_text
 
 if TYPE_CHECKING:
     from lmdemo.models.backend import ChatBackend
-    from lmdemo.models.embedding import LocalEmbedder
 
 Progress = Callable[[float, str], None]
 
@@ -98,7 +97,7 @@ class AnswerUpdate:
 class DocQAService:
     """Ingestion, retrieval and grounded answering over a per-user DocumentIndex."""
 
-    def __init__(self, embedder: LocalEmbedder, chat: ChatBackend, config: DocQAConfig) -> None:
+    def __init__(self, embedder: Embedder, chat: ChatBackend, config: DocQAConfig) -> None:
         self._embedder = embedder
         self._chat = chat
         self.config = config

@@ -127,3 +127,10 @@ class SummarizeService:
             yield from abstractive(self._chat, text, n_sentences, progress)
         else:
             raise UserError("mode must be extractive or abstractive")
+
+    def summary(self, text: str, mode: str = "extractive", n_sentences: int = 3) -> str:
+        """The finished summary (for batch use)."""
+        result = ""
+        for result in self.summarize(text, mode, n_sentences):  # noqa: B007 - the last update is the summary
+            pass
+        return result
