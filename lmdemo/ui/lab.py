@@ -11,6 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from lmdemo.errors import UserError
+from lmdemo.ui.heatmap import heatmap_html
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
@@ -25,19 +26,6 @@ def tokens_html(title: str, tokens: list[Any]) -> str:
         for i, t in enumerate(tokens)
     )
     return f"<h4>{html.escape(title)} · {len(tokens)} tokens</h4><div class='lm-tokens'>{chips}</div>"
-
-
-def heatmap_html(rows: list[str], columns: list[str], matrix: Any, caption: str) -> str:
-    """A matrix as a shaded table; darker is larger."""
-    peak = float(matrix.max()) or 1.0
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = []
-    for name, row in zip(rows, matrix):
-        cells = "".join(
-            f'<td title="{v:.3f}" style="background: rgba(79,70,229,{max(float(v), 0) / peak:.2f})"></td>' for v in row
-        )
-        body.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
-    return f'<p>{caption}</p><table class="lm-heatmap"><tr><th></th>{head}</tr>{"".join(body)}</table>'
 
 
 def build_lab_tab(services: "Services") -> None:

@@ -4,7 +4,6 @@ Trained heads and models live in this session's gr.State. Endpoints: `/classify`
 (text, labels, mode → label scores) and `/summarize` (text, mode, length → summary).
 """
 
-import html
 import queue
 import tempfile
 import threading
@@ -18,6 +17,7 @@ from lmdemo.docqa.loaders import load_document
 from lmdemo.errors import UserError
 from lmdemo.tasks.classify import TrainConfig, parse_labels
 from lmdemo.tasks.dataset import LabelledTexts, read_csv
+from lmdemo.ui.heatmap import heatmap_html
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
@@ -40,19 +40,14 @@ def confusion_html(metrics: dict[str, Any]) -> str:
     """The held-out confusion matrix as a shaded table, with accuracy and macro-F1."""
     if not metrics:
         return ""
-    classes, matrix = metrics["classes"], metrics["confusion"]
-    peak = max(max(row) for row in matrix) or 1
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in classes)
-    rows = []
-    for name, row in zip(classes, matrix):
-        cells = "".join(
-            f'<td style="background: rgba(79,70,229,{0.08 + 0.8 * v / peak:.2f})">{v}</td>' for v in row
-        )
-        rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
-    return (
-        f"<p><b>Held-out accuracy {metrics['accuracy']:.3f}</b> · macro-F1 {metrics['macro_f1']:.3f} · "
-        f"{metrics['support']} rows</p>"
-        f'<table class="lm-confusion"><tr><th>gold \\ predicted</th>{head}</tr>{"".join(rows)}</table>'
+    caption = (
+        f"<b>Held-out accuracy {metrics['accuracy']:.3f}</b> · macro-F1 {metrics['macro_f1']:.3f} · "
+        f"{metrics['support']} rows"
+    )
+    classes = metrics["classes"]
+    return heatmap_html(
+        classes, classes, metrics["confusion"], caption,
+        css_class="lm-confusion", corner="gold \\ predicted", show_values=True,
     )
 
 
