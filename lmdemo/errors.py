@@ -3,3 +3,7 @@
 
 class UserError(Exception):
     """Something the user can fix or should know about; its message is shown verbatim."""
+
+
+class ServerBusyError(UserError):
+    """Every generation slot is taken; the user should retry shortly."""

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from lmdemo.chat.service import ChatService
 from lmdemo.docqa.service import DocQAConfig, DocQAService
 from lmdemo.lab.service import LabService
-from lmdemo.models.backend import LocalChatBackend
+from lmdemo.docqa.index import Embedder
+from lmdemo.models.backend import ChatBackend, LocalChatBackend
 from lmdemo.models.embedding import LocalEmbedder
 from lmdemo.models.manager import ModelManager
+from lmdemo.models.remote import RemoteChatBackend, RemoteEmbedder
+from lmdemo.models.scheduler import BatchingConfig
 from lmdemo.runtime import limit_blas_threads
 from lmdemo.settings import Settings
 from lmdemo.tasks.service import ClassifyService, SummarizeService
@@ -27,12 +30,15 @@ class Services:
     classify: ClassifyService
     summarize: SummarizeService
     lab: LabService
+    backend: ChatBackend
+    embedder: Embedder
 
     def preload(self) -> threading.Thread:
         """Load the models in the background so the first request does not wait for them."""
 
         def load() -> None:
-            self.models.chat()
+            if isinstance(self.backend, LocalChatBackend):
+                self.backend.scheduler()
             self.models.encoder()
 
         thread = threading.Thread(target=load, name="lmdemo-preload", daemon=True)
@@ -53,11 +59,30 @@ def docqa_config(settings: Settings) -> DocQAConfig:
     )
 
 
+def batching_config(settings: Settings) -> BatchingConfig:
+    return BatchingConfig(
+        max_running=settings.max_running,
+        max_waiting=settings.max_waiting,
+        kv_cache_tokens=settings.kv_cache_tokens,
+        max_batch_tokens=settings.max_batch_tokens,
+    )
+
+
 def build_services(settings: Settings) -> Services:
     limit_blas_threads()
     models = ModelManager(settings)
-    backend = LocalChatBackend(models)
-    embedder = LocalEmbedder(models)
+    backend: ChatBackend
+    embedder: Embedder
+    if settings.remote:
+        backend = RemoteChatBackend(settings.base_url, settings.api_key, settings.chat_model)
+    else:
+        backend = LocalChatBackend(models, batching_config(settings))
+    if settings.remote and settings.remote_embedding_model:
+        embedder = RemoteEmbedder(
+            settings.base_url, settings.api_key, settings.remote_embedding_model, lambda: models.encoder().tokenizer
+        )
+    else:
+        embedder = LocalEmbedder(models)
     return Services(
         settings=settings,
         models=models,
@@ -67,5 +92,7 @@ def build_services(settings: Settings) -> Services:
             embedder, settings, backend, (lambda: models.nli().model) if settings.zero_shot_model else None
         ),
         summarize=SummarizeService(embedder, backend),
-        lab=LabService(models, embedder),
+        backend=backend,
+        embedder=embedder,
+        lab=LabService(models, LocalEmbedder(models)),
     )

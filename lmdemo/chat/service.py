@@ -89,10 +89,16 @@ class ChatService:
         message = clean_user_text(message).strip()
         if not message:
             raise UserError("Type a message first.")
+        return self.complete(build_messages(system_prompt, history, message), params, cancel)
+
+    def complete(
+        self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
+    ) -> Iterator[ReplyUpdate]:
+        """Yield the growing reply to a whole conversation (the OpenAI-style entry point)."""
         started = time.perf_counter()
         first_token = 0.0
         text = ""
-        stream = self._backend.stream(build_messages(system_prompt, history, message), params, cancel)
+        stream = self._backend.stream(messages, params, cancel)
         try:
             for chunk in stream:
                 if chunk.text and not text:

@@ -10,9 +10,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from lmdemo.models.generation import end_token_ids, stream_chat
-from lmdemo.models.types import Chunk, Message, SamplingParams
+from lmdemo.models.generation import end_token_ids, prepare_prompt
 from lmdemo.models.manager import ModelManager
+from lmdemo.models.scheduler import BatchingConfig, BatchScheduler
+from lmdemo.models.types import Chunk, Message, SamplingParams
 
 
 class ChatBackend(Protocol):
@@ -26,20 +27,29 @@ class ChatBackend(Protocol):
 
 
 class LocalChatBackend:
-    """Generates in this process with the manager's chat model."""
+    """Generates in this process with the manager's chat model, batching concurrent requests."""
 
-    def __init__(self, manager: ModelManager) -> None:
+    def __init__(self, manager: ModelManager, batching: BatchingConfig) -> None:
         self._manager = manager
-        self._stop_ids: dict[int, list[int]] = {}
+        self._batching = batching
+        self._scheduler: BatchScheduler | None = None
+        self._lock = threading.Lock()
 
     def model_name(self) -> str:
         return self._manager.chat().report.name
+
+    def scheduler(self) -> BatchScheduler:
+        """The batching loop over the chat model, started on first use."""
+        with self._lock:
+            if self._scheduler is None:
+                loaded = self._manager.chat()
+                stop_ids = end_token_ids(loaded.tokenizer, loaded.model.generation_config)
+                self._scheduler = BatchScheduler(loaded.model, loaded.tokenizer, stop_ids, self._batching)
+            return self._scheduler
 
     def stream(
         self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
     ) -> Iterator[Chunk]:
         loaded = self._manager.chat()
-        key = id(loaded.model)
-        if key not in self._stop_ids:
-            self._stop_ids[key] = end_token_ids(loaded.tokenizer, loaded.model.generation_config)
-        return stream_chat(loaded.model, loaded.tokenizer, messages, params, cancel, self._stop_ids[key])
+        ids, max_new = prepare_prompt(loaded.model, loaded.tokenizer, messages, params.max_new_tokens)
+        return self.scheduler().submit(ids, max_new, params, cancel or threading.Event())

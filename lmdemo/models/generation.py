@@ -19,7 +19,6 @@ from lmdemo.errors import UserError
 from lmdemo.models.types import Chunk, FinishReason, Message, SamplingParams
 
 
-
 class PromptTooLongError(UserError, ValueError):
     """The newest message alone does not fit the model's context."""
 
@@ -93,6 +92,18 @@ def context_length(model: Any) -> int:
     return int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048))
 
 
+def prepare_prompt(model: Any, tokenizer: Any, messages: Sequence[Message], max_new_tokens: int) -> tuple[list[int], int]:
+    """Prompt ids and the number of new tokens allowed.
+
+    Old turns are dropped so that at least min(max_new_tokens, context / 2) tokens are left
+    for the reply; the reply may then use whatever room remains, up to max_new_tokens.
+    """
+    context = context_length(model)
+    requested = max(1, int(max_new_tokens))
+    _, ids = fit_to_context(tokenizer, messages, context - min(requested, context // 2))
+    return ids, min(requested, context - len(ids))
+
+
 def stream_chat(
     model: Any,
     tokenizer: Any,
@@ -101,25 +112,32 @@ def stream_chat(
     cancel: threading.Event | None = None,
     stop_ids: Sequence[int] | None = None,
 ) -> Iterator[Chunk]:
-    """Yield the reply to `messages` as it is generated.
-
-    Old turns are dropped so that at least min(max_new_tokens, context / 2) tokens are left
-    for the reply; the reply may then use whatever room remains, up to max_new_tokens.
+    """Yield the reply to `messages` as it is generated, one request at a time.
 
     `stop_ids` defaults to `end_token_ids`; callers that stream often pass it precomputed.
+    """
+    ids, max_new = prepare_prompt(model, tokenizer, messages, params.max_new_tokens)
+    eos_ids = list(stop_ids) if stop_ids is not None else end_token_ids(tokenizer, model.generation_config)
+    return stream_ids(model, tokenizer, ids, max_new, params, cancel or threading.Event(), eos_ids)
+
+
+def stream_ids(
+    model: Any,
+    tokenizer: Any,
+    ids: Sequence[int],
+    max_new: int,
+    params: SamplingParams,
+    cancel: threading.Event,
+    eos_ids: Sequence[int],
+) -> Iterator[Chunk]:
+    """`generate` on a prepared prompt in a worker thread, streamed through `TextIteratorStreamer`.
 
     Closing the iterator (Stop, a disconnected client) sets the cancel event, and the worker
     thread ends at the next token.
     """
-    cancel = cancel or threading.Event()
-    context = context_length(model)
-    requested = max(1, int(params.max_new_tokens))
-    _, ids = fit_to_context(tokenizer, messages, context - min(requested, context // 2))
-    max_new = min(requested, context - len(ids))
     params = replace(params, max_new_tokens=max_new)
-    input_ids = torch.tensor([ids], device=model.device)
+    input_ids = torch.tensor([list(ids)], device=model.device)
     counter = _CancelAndCount(cancel, len(ids))
-    eos_ids = list(stop_ids) if stop_ids is not None else end_token_ids(tokenizer, model.generation_config)
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
     failure: list[BaseException] = []
 
@@ -131,7 +149,7 @@ def stream_chat(
                     attention_mask=torch.ones_like(input_ids),
                     streamer=streamer,
                     stopping_criteria=StoppingCriteriaList([counter]),
-                    eos_token_id=eos_ids,
+                    eos_token_id=list(eos_ids),
                     pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
                     **params.generate_kwargs(),
                 )

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from lmdemo.models.backend import ChatBackend
-    from lmdemo.models.embedding import LocalEmbedder
+    from lmdemo.docqa.index import Embedder
 
 
 def sample_shots(data: LabelledTexts, shots: int, seed: int = 0) -> LabelledTexts:
@@ -58,7 +58,7 @@ class ClassifyService:
     else encoder similarity; `zero_shot_chat` asks the chat model instead.
     """
 
-    def __init__(self, embedder: LocalEmbedder, settings: Settings, chat: ChatBackend, nli: Any = None) -> None:
+    def __init__(self, embedder: Embedder, settings: Settings, chat: ChatBackend, nli: Any = None) -> None:
         self._embedder = embedder
         self._settings = settings
         self._chat = chat
@@ -112,7 +112,7 @@ class ClassifyService:
 class SummarizeService:
     """Extractive and abstractive summaries of pasted or uploaded text."""
 
-    def __init__(self, embedder: LocalEmbedder, chat: ChatBackend) -> None:
+    def __init__(self, embedder: Embedder, chat: ChatBackend) -> None:
         self._embedder = embedder
         self._chat = chat
 

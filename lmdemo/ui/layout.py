@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from lmdemo.api.openai import build_router
 from lmdemo.ui.chat import build_chat_tab
 from lmdemo.ui.docqa import build_docqa_tab
 from lmdemo.ui.lab import build_lab_tab
@@ -54,7 +55,10 @@ def build_app(services: "Services") -> gr.Blocks:
                 refresh = gr.Button("Refresh", size="sm")
                 refresh.click(lambda: _models_markdown(services), outputs=models, api_visibility="private")
                 demo.load(lambda: _models_markdown(services), outputs=models, api_visibility="private")
-    demo.queue(default_concurrency_limit=services.settings.generation_concurrency)
+    s = services.settings
+    # Chat requests must reach the batching scheduler together (it bounds them itself); the
+    # heavy one-off jobs (ingest, fine-tuning) set their own, lower limits.
+    demo.queue(default_concurrency_limit=s.max_running + s.max_waiting, max_size=2 * (s.max_running + s.max_waiting))
     return demo
 
 
@@ -69,4 +73,5 @@ def launch_options(services: "Services") -> dict[str, Any]:
         "css_paths": [ASSETS / "style.css"],
         "favicon_path": str(ASSETS / "logo.svg"),
         "show_error": True,
+        "app_kwargs": {"routes": build_router(services).routes},
     }

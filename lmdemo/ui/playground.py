@@ -202,7 +202,8 @@ def build_playground_tab(services: "Services") -> None:
           scores, api_name="classify")
     train_few_btn.click(train_few, shots, [few_shot_state, few_status], api_visibility="private")
     train_event = train_btn.click(train, [csv_file, epochs, eight_bit],
-                                  [train_status, metrics_view, fine_tuned_state, download], api_visibility="private")
+                                  [train_status, metrics_view, fine_tuned_state, download], api_visibility="private",
+                                  concurrency_limit=1, concurrency_id="fine-tune")
     cancel_btn.click(lambda: "Cancelled.", None, train_status, cancels=[train_event], api_visibility="private")
     upload.upload(load_text, upload, source, api_visibility="private")
     sum_btn.click(run_summarize, [source, sum_mode, length], summary, api_name="summarize")

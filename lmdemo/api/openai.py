@@ -1,0 +1,214 @@
+"""OpenAI-compatible routes (`/v1/chat/completions`, `/v1/models`, `/v1/embeddings`).
+
+They call the same services as the tabs (and so the same batching scheduler), and are
+mounted on the Gradio server, so the official `openai` client, LangChain, or a second lmdemo
+in the remote profile can use this app as an engine.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from lmdemo.errors import ServerBusyError, UserError
+from lmdemo.models.types import Message, SamplingParams
+from lmdemo.text import clean_user_text
+
+if TYPE_CHECKING:
+    from lmdemo.services import Services
+
+MAX_EMBEDDING_INPUTS = 2048
+
+
+class ContentPart(BaseModel):
+    type: str = "text"
+    text: str = ""
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant", "developer"]
+    content: str | list[ContentPart] | None = None
+
+    def as_message(self) -> Message:
+        content = self.content if isinstance(self.content, str) else "".join(p.text for p in self.content or [])
+        return {"role": "system" if self.role == "developer" else self.role, "content": clean_user_text(content)}
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    top_k: int | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    repetition_penalty: float | None = Field(default=None, ge=1.0, le=2.0)
+    n: int = Field(default=1, ge=1, le=1)
+
+
+class EmbeddingRequest(BaseModel):
+    model: str
+    input: str | list[str]
+    encoding_format: Literal["float", "base64"] = "float"
+
+
+def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
+
+
+def _params(services: Services, request: ChatCompletionRequest) -> SamplingParams:
+    s = services.settings
+    max_new = request.max_completion_tokens or request.max_tokens or s.max_new_tokens
+    return SamplingParams(
+        temperature=s.temperature if request.temperature is None else request.temperature,
+        top_p=s.top_p if request.top_p is None else request.top_p,
+        top_k=s.top_k if request.top_k is None else request.top_k,
+        max_new_tokens=min(max_new, s.max_new_tokens_limit),
+        repetition_penalty=s.repetition_penalty if request.repetition_penalty is None else request.repetition_penalty,
+    )
+
+
+def _usage(prompt: int, completion: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def build_router(services: Services) -> APIRouter:
+    """The `/v1` routes over `services`."""
+    router = APIRouter(prefix="/v1")
+
+    def chat_model() -> str:
+        return services.chat.model_name()
+
+    def embedding_model() -> str:
+        return services.models.encoder().report.name
+
+    @router.get("/models")
+    def list_models() -> dict[str, Any]:
+        created = int(time.time())
+        return {
+            "object": "list",
+            "data": [
+                {"id": name, "object": "model", "created": created, "owned_by": "lmdemo"}
+                for name in (chat_model(), embedding_model())
+            ],
+        }
+
+    @router.post("/chat/completions", response_model=None)
+    def chat_completions(request: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
+        if request.model != chat_model():
+            return _error(404, f"model {request.model!r} is not served here; GET /v1/models lists {chat_model()!r}")
+        messages = [m.as_message() for m in request.messages]
+        params = _params(services, request)
+        updates = services.chat.complete(messages, params)
+        try:
+            first = next(updates)  # surfaces "busy" and prompt errors as an HTTP status, not mid-stream
+        except ServerBusyError as error:
+            return _error(429, str(error), "rate_limit_error")
+        except UserError as error:
+            return _error(400, str(error))
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        created = int(time.time())
+        model = chat_model()
+        if not request.stream:
+            last = first
+            for last in updates:
+                pass
+            stats = last.stats
+            return JSONResponse(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": last.text},
+                            "finish_reason": "length" if stats and stats.finish_reason == "length" else "stop",
+                        }
+                    ],
+                    "usage": _usage(stats.prompt_tokens, stats.completion_tokens) if stats else None,
+                }
+            )
+
+        def events() -> Iterator[str]:
+            def chunk(delta: dict[str, str], finish: str | None = None, usage: dict | None = None) -> str:
+                body: dict[str, Any] = {
+                    "id": completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if usage is None else [],
+                }
+                if usage is not None:
+                    body["usage"] = usage
+                return f"data: {json.dumps(body)}\n\n"
+
+            sent = ""
+            yield chunk({"role": "assistant", "content": ""})
+            try:
+                for update in _chain(first, updates):
+                    if len(update.text) > len(sent):
+                        yield chunk({"content": update.text[len(sent) :]})
+                        sent = update.text
+                    if update.stats is not None:
+                        stats = update.stats
+                        yield chunk({}, "length" if stats.finish_reason == "length" else "stop")
+                        if request.stream_options and request.stream_options.include_usage:
+                            yield chunk({}, usage=_usage(stats.prompt_tokens, stats.completion_tokens))
+            except Exception as error:  # the status line is already sent: report in-band, as OpenAI does
+                yield f"data: {json.dumps({'error': {'message': str(error), 'type': 'server_error'}})}\n\n"
+            finally:
+                updates.close()
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @router.post("/embeddings", response_model=None)
+    def embeddings(request: EmbeddingRequest) -> JSONResponse | dict[str, Any]:
+        if request.model != embedding_model():
+            return _error(404, f"model {request.model!r} is not served here; GET /v1/models lists {embedding_model()!r}")
+        texts = [request.input] if isinstance(request.input, str) else request.input
+        if not texts or len(texts) > MAX_EMBEDDING_INPUTS:
+            return _error(400, f"input must hold 1 to {MAX_EMBEDDING_INPUTS} texts")
+        texts = [clean_user_text(t) for t in texts]
+        vectors = services.embedder.embed(texts)
+        tokenizer = services.embedder.tokenizer()
+        tokens = sum(len(ids) for ids in tokenizer(texts, truncation=True)["input_ids"])
+        return {
+            "object": "list",
+            "model": embedding_model(),
+            "data": [
+                {"object": "embedding", "index": i, "embedding": _encode(v, request.encoding_format)}
+                for i, v in enumerate(vectors)
+            ],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+
+    return router
+
+
+def _encode(vector: Any, encoding: str) -> list[float] | str:
+    """A list of floats, or (what the openai client asks for) base64 of little-endian float32."""
+    if encoding == "base64":
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
+    return vector.tolist()
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
