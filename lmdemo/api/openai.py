@@ -8,6 +8,7 @@ in the remote profile can use this app as an engine.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import time
 import uuid
@@ -18,7 +19,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from lmdemo.chat.service import ReplyUpdate
 from lmdemo.errors import ServerBusyError, UserError
+from lmdemo.logs import request_log
 from lmdemo.models.types import Message, SamplingParams
 from lmdemo.text import clean_user_text
 
@@ -112,71 +115,36 @@ def build_router(services: Services) -> APIRouter:
         if request.model != chat_model():
             return _error(404, f"model {request.model!r} is not served here; GET /v1/models lists {chat_model()!r}")
         messages = [m.as_message() for m in request.messages]
-        params = _params(services, request)
-        updates = services.chat.complete(messages, params)
-        try:
-            first = next(updates)  # surfaces "busy" and prompt errors as an HTTP status, not mid-stream
-        except ServerBusyError as error:
-            return _error(429, str(error), "rate_limit_error")
-        except UserError as error:
-            return _error(400, str(error))
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        created = int(time.time())
-        model = chat_model()
-        if not request.stream:
-            last = first
-            for last in updates:
-                pass
+        updates = services.chat.complete(messages, _params(services, request))
+        if request.stream:
+            return _stream(request, messages, updates)
+        with request_log("/v1/chat/completions", prompt=messages[-1]["content"]) as record:
+            try:
+                last = None
+                for last in updates:
+                    pass
+            except ServerBusyError as error:
+                return _error(429, str(error), "rate_limit_error")
+            except UserError as error:
+                return _error(400, str(error))
             stats = last.stats
+            record.update(model=stats.model, prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens)
             return JSONResponse(
                 {
-                    "id": completion_id,
+                    "id": f"chatcmpl-{uuid.uuid4().hex}",
                     "object": "chat.completion",
-                    "created": created,
-                    "model": model,
+                    "created": int(time.time()),
+                    "model": request.model,
                     "choices": [
                         {
                             "index": 0,
                             "message": {"role": "assistant", "content": last.text},
-                            "finish_reason": "length" if stats and stats.finish_reason == "length" else "stop",
+                            "finish_reason": _finish(stats.finish_reason),
                         }
                     ],
-                    "usage": _usage(stats.prompt_tokens, stats.completion_tokens) if stats else None,
+                    "usage": _usage(stats.prompt_tokens, stats.completion_tokens),
                 }
             )
-
-        def events() -> Iterator[str]:
-            def chunk(delta: dict[str, str], finish: str | None = None, usage: dict | None = None) -> str:
-                body: dict[str, Any] = {
-                    "id": completion_id,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if usage is None else [],
-                }
-                if usage is not None:
-                    body["usage"] = usage
-                return f"data: {json.dumps(body)}\n\n"
-
-            sent = ""
-            yield chunk({"role": "assistant", "content": ""})
-            try:
-                for update in _chain(first, updates):
-                    if len(update.text) > len(sent):
-                        yield chunk({"content": update.text[len(sent) :]})
-                        sent = update.text
-                    if update.stats is not None:
-                        stats = update.stats
-                        yield chunk({}, "length" if stats.finish_reason == "length" else "stop")
-                        if request.stream_options and request.stream_options.include_usage:
-                            yield chunk({}, usage=_usage(stats.prompt_tokens, stats.completion_tokens))
-            except Exception as error:  # the status line is already sent: report in-band, as OpenAI does
-                yield f"data: {json.dumps({'error': {'message': str(error), 'type': 'server_error'}})}\n\n"
-            finally:
-                updates.close()
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(events(), media_type="text/event-stream")
 
     @router.post("/embeddings", response_model=None)
     def embeddings(request: EmbeddingRequest) -> JSONResponse | dict[str, Any]:
@@ -186,9 +154,11 @@ def build_router(services: Services) -> APIRouter:
         if not texts or len(texts) > MAX_EMBEDDING_INPUTS:
             return _error(400, f"input must hold 1 to {MAX_EMBEDDING_INPUTS} texts")
         texts = [clean_user_text(t) for t in texts]
-        vectors = services.embedder.embed(texts)
-        tokenizer = services.embedder.tokenizer()
-        tokens = sum(len(ids) for ids in tokenizer(texts, truncation=True)["input_ids"])
+        with request_log("/v1/embeddings") as record:
+            vectors = services.embedder.embed(texts)
+            tokenizer = services.embedder.tokenizer()
+            tokens = sum(len(ids) for ids in tokenizer(texts, truncation=True)["input_ids"])
+            record.update(model=embedding_model(), inputs=len(texts), prompt_tokens=tokens)
         return {
             "object": "list",
             "model": embedding_model(),
@@ -202,13 +172,65 @@ def build_router(services: Services) -> APIRouter:
     return router
 
 
+def _finish(reason: str) -> str:
+    return "length" if reason == "length" else "stop"
+
+
+def _stream(
+    request: ChatCompletionRequest, messages: list[Message], updates: Iterator[ReplyUpdate]
+) -> JSONResponse | StreamingResponse:
+    """Server-sent events in OpenAI's chunk format; errors before the first token get a status code."""
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    try:
+        first = next(updates)
+    except ServerBusyError as error:
+        return _error(429, str(error), "rate_limit_error")
+    except UserError as error:
+        return _error(400, str(error))
+
+    def chunk(delta: dict[str, str], finish: str | None = None, usage: dict | None = None) -> str:
+        body: dict[str, Any] = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": request.model,
+            "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        if usage:
+            body["usage"] = usage
+        return f"data: {json.dumps(body)}\n\n"
+
+    def events() -> Iterator[str]:
+        sent = ""
+        yield chunk({"role": "assistant", "content": ""})
+        with request_log("/v1/chat/completions", prompt=messages[-1]["content"]) as record:
+            try:
+                for update in itertools.chain([first], updates):
+                    if len(update.text) > len(sent):
+                        yield chunk({"content": update.text[len(sent) :]})
+                        sent = update.text
+                    if update.stats is None:
+                        continue
+                    stats = update.stats
+                    record.update(
+                        model=stats.model, prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens
+                    )
+                    yield chunk({}, _finish(stats.finish_reason))
+                    if request.stream_options and request.stream_options.include_usage:
+                        yield chunk({}, usage=_usage(stats.prompt_tokens, stats.completion_tokens))
+            except Exception as error:  # the status line is already sent: report in-band, as OpenAI does
+                record["error"] = str(error)[:300]
+                yield f"data: {json.dumps({'error': {'message': str(error), 'type': 'server_error'}})}\n\n"
+            finally:
+                updates.close()
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
 def _encode(vector: Any, encoding: str) -> list[float] | str:
     """A list of floats, or (what the openai client asks for) base64 of little-endian float32."""
     if encoding == "base64":
         return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
     return vector.tolist()
-
-
-def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest

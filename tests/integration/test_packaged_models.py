@@ -9,6 +9,7 @@ import pytest
 
 from lmdemo.chat.service import ChatService
 from lmdemo.models.backend import LocalChatBackend
+from lmdemo.services import batching_config
 from lmdemo.models.loading import load_causal_lm, load_encoder
 from lmdemo.models.manager import ModelManager
 from lmdemo.models.generation import stream_chat
@@ -35,7 +36,7 @@ def test_gguf_is_converted_once_into_a_safetensors_folder(smollm, cache_dir: Pat
 
 def test_packaged_chat_model_knows_the_capital_of_france(cache_dir: Path) -> None:
     settings = Settings(device="cpu", cache_dir=cache_dir)
-    service = ChatService(LocalChatBackend(ModelManager(settings)))
+    service = ChatService(LocalChatBackend(ModelManager(settings), batching_config(settings)))
     updates = list(service.reply(FRANCE[1]["content"], [], FRANCE[0]["content"], GREEDY))
     assert "Paris" in updates[-1].text
     assert updates[-1].stats is not None and updates[-1].stats.finish_reason == "stop"

