@@ -44,3 +44,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/chat_speed.py
 	$(PY) bench/retrieval.py
 	$(PY) bench/tasks.py
+	$(PY) bench/load.py

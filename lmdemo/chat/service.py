@@ -34,6 +34,16 @@ class ReplyStats:
             return 0.0
         return (self.completion_tokens - 1) / decode_time
 
+    def log_fields(self) -> dict[str, object]:
+        """What the request log records of a reply (never its text)."""
+        return {
+            "model": self.model,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "first_token_s": round(self.first_token_seconds, 3),
+            "finish": self.finish_reason,
+        }
+
     def summary(self) -> str:
         parts = [
             f"{self.completion_tokens} tokens",

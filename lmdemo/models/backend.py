@@ -29,8 +29,9 @@ class ChatBackend(Protocol):
 class LocalChatBackend:
     """Generates in this process with the manager's chat model, batching concurrent requests."""
 
-    def __init__(self, manager: ModelManager, batching: BatchingConfig) -> None:
+    def __init__(self, manager: ModelManager, batching: BatchingConfig, max_prompt_tokens: int | None = None) -> None:
         self._manager = manager
+        self._max_prompt_tokens = max_prompt_tokens
         self._batching = batching
         self._scheduler: BatchScheduler | None = None
         self._lock = threading.Lock()
@@ -51,5 +52,7 @@ class LocalChatBackend:
         self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
     ) -> Iterator[Chunk]:
         loaded = self._manager.chat()
-        ids, max_new = prepare_prompt(loaded.model, loaded.tokenizer, messages, params.max_new_tokens)
+        ids, max_new = prepare_prompt(
+            loaded.model, loaded.tokenizer, messages, params.max_new_tokens, self._max_prompt_tokens
+        )
         return self.scheduler().submit(ids, max_new, params, cancel or threading.Event())

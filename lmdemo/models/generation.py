@@ -19,6 +19,9 @@ from lmdemo.errors import UserError
 from lmdemo.models.types import Chunk, FinishReason, Message, SamplingParams
 
 
+MAX_CHARS_PER_TOKEN = 16  # no tokenizer packs more than this into a token, so longer text cannot fit
+
+
 class PromptTooLongError(UserError, ValueError):
     """The newest message alone does not fit the model's context."""
 
@@ -92,15 +95,30 @@ def context_length(model: Any) -> int:
     return int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048))
 
 
-def prepare_prompt(model: Any, tokenizer: Any, messages: Sequence[Message], max_new_tokens: int) -> tuple[list[int], int]:
+def prepare_prompt(
+    model: Any, tokenizer: Any, messages: Sequence[Message], max_new_tokens: int, max_prompt_tokens: int | None = None
+) -> tuple[list[int], int]:
     """Prompt ids and the number of new tokens allowed.
 
     Old turns are dropped so that at least min(max_new_tokens, context / 2) tokens are left
-    for the reply; the reply may then use whatever room remains, up to max_new_tokens.
+    for the reply (and the prompt stays within `max_prompt_tokens`); the reply may then use
+    whatever room remains, up to max_new_tokens. A newest message far longer than the limit
+    is refused before tokenizing it, so a megabyte of text costs nothing.
     """
     context = context_length(model)
     requested = max(1, int(max_new_tokens))
-    _, ids = fit_to_context(tokenizer, messages, context - min(requested, context // 2))
+    budget = context - min(requested, context // 2)
+    if max_prompt_tokens:
+        budget = min(budget, max_prompt_tokens)
+        newest = sum(len(m["content"]) for m in messages[-1:]) + sum(
+            len(m["content"]) for m in messages[:1] if m["role"] == "system"
+        )
+        if newest > budget * MAX_CHARS_PER_TOKEN:
+            raise PromptTooLongError(
+                f"the message is {newest:,} characters; the limit is {budget:,} tokens "
+                f"(about {budget * 4:,} characters of English). Shorten it."
+            )
+    _, ids = fit_to_context(tokenizer, messages, budget)
     return ids, min(requested, context - len(ids))
 
 

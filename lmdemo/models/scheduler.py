@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lmdemo.errors import ServerBusyError
+from lmdemo.models import batch_sampling
 from lmdemo.models.generation import stream_ids
 from lmdemo.models.types import Chunk, FinishReason, SamplingParams
 
@@ -59,6 +60,7 @@ class BatchScheduler:
         from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
         self._model = model
+        self._vocab = int(model.config.get_text_config().vocab_size)
         self._tokenizer = tokenizer
         self._stop_ids = list(stop_ids)
         self._config = config
@@ -88,6 +90,8 @@ class BatchScheduler:
         self._manager = model.init_continuous_batching(
             generation_config=generation, continuous_batching_config=batching
         )
+        if on_cpu:
+            batch_sampling.install(self._manager)
         # The loop thread inherits daemon status from the thread that starts it: starting it from
         # a daemon thread lets the process exit (Ctrl-C, the end of a test) without a stop call.
         starter = threading.Thread(target=self._manager.start, daemon=True)
@@ -113,7 +117,7 @@ class BatchScheduler:
     def _request_kwargs(self, params: SamplingParams) -> dict[str, Any]:
         if params.temperature <= 0:
             return {"temperature": 1.0, "top_k": 1, "top_p": 1.0}
-        top_k = int(params.top_k) if params.top_k > 0 else len(self._tokenizer)
+        top_k = min(int(params.top_k), self._vocab) if params.top_k > 0 else self._vocab
         return {"temperature": float(params.temperature), "top_k": top_k, "top_p": float(params.top_p)}
 
     def submit(

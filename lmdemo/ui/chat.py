@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from lmdemo.errors import UserError
 from lmdemo.models.types import SamplingParams
+from lmdemo.ui.guard import guard
+from lmdemo.ui.throttle import throttled
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
@@ -72,16 +73,17 @@ def build_chat_tab(services: "Services") -> None:
         k: int,
         max_new: int,
         penalty: float,
+        request: gr.Request,
     ) -> Iterator[str]:
         params = sampling(services, temp, p, k, max_new, penalty)
-        try:
-            for update in services.chat.reply(message, strip_status(history), system, params):
+        with guard(services, "chat", request, message) as record:
+            updates = services.chat.reply(message, strip_status(history), system, params)
+            for update in throttled(updates, is_last=lambda u: u.stats is not None):
                 if update.stats is None:
                     yield update.text
                 else:
+                    record.update(update.stats.log_fields())
                     yield f"{update.text}{STATUS_OPEN}{update.stats.summary()}{STATUS_CLOSE}"
-        except UserError as error:
-            raise gr.Error(str(error)) from error
 
     gr.ChatInterface(
         respond,
@@ -111,13 +113,15 @@ def build_chat_tab(services: "Services") -> None:
         max_new_tokens: int = s.max_new_tokens,
         repetition_penalty: float = s.repetition_penalty,
         history: list[dict[str, str]] | None = None,
+        request: gr.Request = None,
     ) -> Iterator[str]:
         """Reply to `message` (after the optional earlier `history` turns); streams the reply text."""
         params = sampling(services, temperature, top_p, top_k, max_new_tokens, repetition_penalty)
-        try:
-            for update in services.chat.reply(message, history or [], system_prompt, params):
+        with guard(services, "/chat", request, message) as record:
+            updates = services.chat.reply(message, history or [], system_prompt, params)
+            for update in throttled(updates, is_last=lambda u: u.stats is not None):
+                if update.stats is not None:
+                    record.update(update.stats.log_fields())
                 yield update.text
-        except UserError as error:
-            raise gr.Error(str(error)) from error
 
     gr.api(chat, api_name="chat")

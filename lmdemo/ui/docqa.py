@@ -15,6 +15,8 @@ import gradio as gr
 
 from lmdemo.errors import UserError
 from lmdemo.ui.chat import sampling
+from lmdemo.ui.guard import guard
+from lmdemo.ui.throttle import throttled
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
@@ -76,25 +78,34 @@ def build_docqa_tab(services: "Services") -> None:
             sources = gr.JSON(visible=False)
             sources_view = gr.HTML(elem_id="docqa-sources")
 
-    def ingest(paths: list[str] | None, index: Any, progress: gr.Progress = gr.Progress()) -> tuple[str, Any]:
-        if not paths:
-            raise gr.Error("Choose one or more files first.")
-        index = index if index is not None else docqa.new_index()
-        report = docqa.ingest(
-            index,
-            [(Path(p), Path(p).name) for p in paths],
-            lambda fraction, message: progress(fraction, desc=message),
-        )
-        return report.summary(), index
+    def ingest(
+        paths: list[str] | None, index: Any, request: gr.Request, progress: gr.Progress = gr.Progress()
+    ) -> tuple[str, Any]:
+        """Index the uploads into this session's index, then delete the uploaded copies."""
+        with guard(services, "/ingest", request) as record:
+            present = [Path(p) for p in paths or [] if Path(p).is_file()]
+            if not present:
+                raise UserError("Choose one or more files first (files already indexed are not kept).")
+            index = index if index is not None else docqa.new_index()
+            try:
+                report = docqa.ingest(
+                    index, [(p, p.name) for p in present], lambda fraction, message: progress(fraction, desc=message)
+                )
+            finally:
+                for path in present:
+                    path.unlink(missing_ok=True)
+            record.update(files=len(present), passages=len(index))
+            return report.summary(), index
 
-    def ask(query: str, index: Any, retrieval: str, k: float) -> Iterator[tuple[str, list[dict]]]:
+    def ask(
+        query: str, index: Any, retrieval: str, k: float, request: gr.Request
+    ) -> Iterator[tuple[str, list[dict]]]:
         params = sampling(services, 0.0, s.top_p, s.top_k, 200, 1.0)
         yield "*Searching your documents…*", []
-        try:
-            for update in docqa.ask(index if index is not None else docqa.new_index(), query, params, int(k), retrieval):
+        with guard(services, "/ask", request, query):
+            updates = docqa.ask(index if index is not None else docqa.new_index(), query, params, int(k), retrieval)
+            for update in throttled(updates, is_last=lambda u: u.done):
                 yield update.text, [source.as_dict() for source in update.sources]
-        except UserError as error:
-            raise gr.Error(str(error)) from error
 
     ingest_event = ingest_btn.click(
         ingest, [files, index_state], [ingest_status, index_state], api_name="ingest", concurrency_limit=2

@@ -11,6 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from lmdemo.errors import UserError
+from lmdemo.ui.guard import guard
 from lmdemo.ui.heatmap import heatmap_html
 
 if TYPE_CHECKING:
@@ -110,19 +111,22 @@ def build_lab_tab(services: "Services") -> None:
     attn_btn.click(guarded(show_attention), [attn_text, which, layer, head], attn_view, api_visibility="private")
     embed_btn.click(guarded(compare), sentences, [sim_view, scatter], api_visibility="private")
 
-    def tokenize(text: str) -> dict:
+    def tokenize(text: str, request: gr.Request = None) -> dict:
         """Tokens of `text` for the GPT-style and the BERT-style tokenizer."""
-        views = guarded(lab.tokenize)(text)
+        with guard(services, "/tokenize", request, text):
+            views = lab.tokenize(text)
         return {name: [{"token": t.text, "id": t.id, "special": t.special} for t in toks] for name, toks in views.items()}
 
-    def next_token(prompt: str, top_k: int = 10, temperature: float = 1.0) -> list[dict]:
+    def next_token(prompt: str, top_k: int = 10, temperature: float = 1.0, request: gr.Request = None) -> list[dict]:
         """The most likely next tokens with their probabilities."""
-        return [{"token": r["token"], "probability": r["probability"]}
-                for r in guarded(lab.next_token)(prompt, int(top_k), float(temperature), 1.0, int(top_k) or 10)]
+        with guard(services, "/next_token", request, prompt):
+            rows = lab.next_token(prompt, int(top_k), float(temperature), 1.0, int(top_k) or 10)
+        return [{"token": r["token"], "probability": r["probability"]} for r in rows]
 
-    def attention(text: str, model: str = "gpt", layer: int = 0, head: int = -1) -> dict:
+    def attention(text: str, model: str = "gpt", layer: int = 0, head: int = -1, request: gr.Request = None) -> dict:
         """Attention weights (rows: query tokens) of one layer and head (-1: head average)."""
-        names, matrix = guarded(lab.attention)(text, model, int(layer), None if head < 0 else int(head))
+        with guard(services, "/attention", request, text):
+            names, matrix = lab.attention(text, model, int(layer), None if head < 0 else int(head))
         return {"tokens": names, "matrix": matrix.round(6).tolist()}
 
     gr.api(tokenize, api_name="tokenize")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from lmdemo.api.openai import build_router
+from lmdemo.settings import auth_users
 from lmdemo.ui.chat import build_chat_tab
 from lmdemo.ui.docqa import build_docqa_tab
 from lmdemo.ui.lab import build_lab_tab
@@ -35,7 +36,8 @@ def _models_markdown(services: "Services") -> str:
 
 def build_app(services: "Services") -> gr.Blocks:
     """The whole page; every per-user value lives in Gradio session state, none in globals."""
-    with gr.Blocks(title="lmdemo", fill_height=True, analytics_enabled=False) as demo:
+    # Uploads are deleted as soon as they are read; delete_cache sweeps any left unread after an hour.
+    with gr.Blocks(title="lmdemo", fill_height=True, analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         logo = (ASSETS / "logo.svg").read_text().replace('width="64" height="64"', 'width="36" height="36"')
         gr.HTML(
             f'<div class="lm-header">{logo}'
@@ -74,4 +76,7 @@ def launch_options(services: "Services") -> dict[str, Any]:
         "favicon_path": str(ASSETS / "logo.svg"),
         "show_error": True,
         "app_kwargs": {"routes": build_router(services).routes},
+        "auth": auth_users(s.auth) or None,
+        "auth_message": "This lmdemo needs a login." if s.auth else None,
+        "max_file_size": f"{s.max_upload_mb:g}mb",
     }

@@ -17,7 +17,9 @@ from lmdemo.docqa.loaders import load_document
 from lmdemo.errors import UserError
 from lmdemo.tasks.classify import TrainConfig, parse_labels
 from lmdemo.tasks.dataset import LabelledTexts, read_csv
+from lmdemo.ui.guard import guard
 from lmdemo.ui.heatmap import heatmap_html
+from lmdemo.ui.throttle import throttled
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
@@ -111,8 +113,11 @@ def build_playground_tab(services: "Services") -> None:
             with gr.Column():
                 summary = gr.Markdown(elem_id="summary-output")
 
-    def run_classify(value: str, label_spec: str, which: str, few: Any, tuned: Any) -> dict[str, float]:
-        try:
+    def run_classify(
+        value: str, label_spec: str, which: str, few: Any, tuned: Any, request: gr.Request
+    ) -> dict[str, float]:
+        with guard(services, "/classify", request, value) as record:
+            record["mode"] = which
             if which == "zero-shot":
                 prediction = classify.zero_shot([value], parse_labels(label_spec))[0]
             elif which == "zero-shot-chat":
@@ -127,26 +132,26 @@ def build_playground_tab(services: "Services") -> None:
                 prediction = tuned.predict([value])[0]
             else:
                 raise UserError(f"mode must be one of {', '.join(value for _, value in MODES)}")
-        except UserError as error:
-            raise gr.Error(str(error)) from error
         return prediction.scores
 
-    def train_few(table: Any) -> tuple[Any, str]:
-        try:
+    def train_few(table: Any, request: gr.Request) -> tuple[Any, str]:
+        with guard(services, "few_shot", request):
             data = _shots(table)
             head = classify.train_few_shot(data)
-        except UserError as error:
-            raise gr.Error(str(error)) from error
         counts = ", ".join(f"{k}: {v}" for k, v in data.counts().items())
         return head, f"Trained on {len(data.texts)} examples ({counts}). Choose **few-shot** and classify."
 
-    def train(path: str | None, n_epochs: float, quantized: bool, progress: gr.Progress = gr.Progress()) -> Iterator:
-        if not path:
-            raise gr.Error("Upload a CSV with `text,label` columns first.")
-        try:
-            data = read_csv(Path(path))
-        except UserError as error:
-            raise gr.Error(str(error)) from error
+    def train(
+        path: str | None, n_epochs: float, quantized: bool, request: gr.Request, progress: gr.Progress = gr.Progress()
+    ) -> Iterator:
+        """Fine-tune on the uploaded CSV (deleted once read); streams progress, then the metrics."""
+        with guard(services, "/fine_tune", request):
+            if not path or not Path(path).is_file():
+                raise UserError("Upload a CSV with `text,label` columns first.")
+            try:
+                data = read_csv(Path(path))
+            finally:
+                Path(path).unlink(missing_ok=True)
         updates: queue.Queue = queue.Queue()
         cancel = threading.Event()
         outcome: dict[str, Any] = {}
@@ -184,25 +189,27 @@ def build_playground_tab(services: "Services") -> None:
             gr.DownloadButton(value=str(archive), visible=True),
         )
 
-    def load_text(file: str | None) -> str:
+    def load_text(file: str | None, request: gr.Request) -> str:
         if not file:
             return gr.skip()
-        try:
-            return "\n\n".join(p.text for p in load_document(Path(file)).pages)
-        except UserError as error:
-            raise gr.Error(str(error)) from error
+        with guard(services, "load_text", request):
+            try:
+                return "\n\n".join(p.text for p in load_document(Path(file)).pages)
+            finally:
+                Path(file).unlink(missing_ok=True)
 
-    def run_summarize(value: str, which: str, n: float, progress: gr.Progress = gr.Progress()) -> Iterator[str]:
-        try:
-            yield from summarize.summarize(value or "", which, int(n), lambda f, m: progress(f, desc=m))
-        except UserError as error:
-            raise gr.Error(str(error)) from error
+    def run_summarize(
+        value: str, which: str, n: float, request: gr.Request, progress: gr.Progress = gr.Progress()
+    ) -> Iterator[str]:
+        with guard(services, "/summarize", request, value) as record:
+            record["mode"] = which
+            yield from throttled(summarize.summarize(value or "", which, int(n), lambda f, m: progress(f, desc=m)))
 
     gr.on([classify_btn.click, text.submit], run_classify, [text, labels, mode, few_shot_state, fine_tuned_state],
           scores, api_name="classify")
     train_few_btn.click(train_few, shots, [few_shot_state, few_status], api_visibility="private")
     train_event = train_btn.click(train, [csv_file, epochs, eight_bit],
-                                  [train_status, metrics_view, fine_tuned_state, download], api_visibility="private",
+                                  [train_status, metrics_view, fine_tuned_state, download], api_name="fine_tune",
                                   concurrency_limit=1, concurrency_id="fine-tune")
     cancel_btn.click(lambda: "Cancelled.", None, train_status, cancels=[train_event], api_visibility="private")
     upload.upload(load_text, upload, source, api_visibility="private")

@@ -1,0 +1,228 @@
+"""Many users at once, through gradio_client, against the running app.
+
+    python bench/load.py [--url URL] [--sessions 1 4 8 16] [--seconds 60] [--max-new-tokens 64]
+    python bench/load.py --soak [--seconds 300] [--sessions 16]
+
+Load: N chat sessions for a fixed time, each sending its next message as soon as the last
+reply ends; reports aggregate tokens/s (tokens counted with the chat model's tokenizer),
+p50/p95 time to first token, replies and errors for each N.
+
+Soak: N sessions mixing chat, Document QA (each session indexes its own file, then asks) and
+zero-shot classification; reports errors by kind and the app's memory (RSS) before, at the
+peak and after the sessions end.
+
+Without --url the benchmark starts `python app.py` on a free port itself (needed for --soak,
+which reads the app's memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, write
+
+PROMPTS = [
+    "Write a short story about a lighthouse keeper.",
+    "Explain how rainbows form.",
+    "Give me five tips for learning a new language.",
+    "Describe a walk through a forest in autumn.",
+    "What are the benefits of regular exercise?",
+    "Write a poem about the ocean.",
+    "Explain what a neural network is to a child.",
+    "Describe your ideal city.",
+]
+DOCUMENT = (
+    "# Station {n}\n\nZorblat Station {n} was founded in 2091 by engineer {name}. It orbits Titan and "
+    "houses {people} researchers who study methane lakes. The station's reactor was upgraded in 2104.\n"
+)
+NAMES = ["Maria Quell", "Ade Okafor", "Lin Wei", "Sven Berg", "Ana Souza", "Ravi Iyer", "Mia Novak", "Tom Hale"]
+
+
+def chat_tokenizer() -> Any:
+    """The chat model's tokenizer, to count the tokens of each reply as the model did."""
+    from lmdemo.models.sources import gguf_to_safetensors, resolve
+    from lmdemo.settings import load_settings
+    from transformers import AutoTokenizer
+
+    settings = load_settings([])
+    source = resolve(settings.chat_model)
+    folder = gguf_to_safetensors(source.gguf_file, settings.cache_dir) if source.gguf_file else source.location
+    return AutoTokenizer.from_pretrained(str(folder))
+
+
+class App:
+    """`python app.py` on a free port, for runs without --url."""
+
+    def __init__(self) -> None:
+        from tests.conftest import RunningApp
+
+        self.running = RunningApp([])
+        self.running.wait_ready()
+        self.url = self.running.url
+        self.pid = self.running.process.pid
+
+    def rss_mb(self) -> float:
+        import psutil
+
+        return psutil.Process(self.pid).memory_info().rss / 2**20
+
+    def stop(self) -> None:
+        self.running.stop()
+
+
+def chat_session(url: str, deadline: float, max_new: int, seed: int, out: dict[str, list]) -> None:
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    rng = random.Random(seed)
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        first = None
+        text = ""
+        try:
+            job = client.submit(rng.choice(PROMPTS), temperature=0.7, max_new_tokens=max_new, api_name="/chat")
+            for partial in job:
+                if first is None and partial:
+                    first = time.perf_counter() - started
+                text = partial
+            text = job.result() or text
+        except Exception as error:  # counted, not raised: the benchmark reports errors
+            out["errors"].append(f"{type(error).__name__}: {str(error)[:120]}")
+            continue
+        out["ttft"].append(first if first is not None else time.perf_counter() - started)
+        out["texts"].append(text)
+        out["ends"].append(time.perf_counter())
+
+
+def run_load(url: str, sessions: int, seconds: float, max_new: int, tokenizer: Any) -> dict[str, Any]:
+    out: dict[str, list] = {"ttft": [], "texts": [], "ends": [], "errors": []}
+    started = time.perf_counter()
+    deadline = started + seconds
+    threads = [
+        threading.Thread(target=chat_session, args=(url, deadline, max_new, i, out)) for i in range(sessions)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    tokens = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in out["texts"])
+    ttft = sorted(out["ttft"])
+    return {
+        "sessions": sessions,
+        "seconds": round(elapsed, 1),
+        "replies": len(out["texts"]),
+        "tokens": tokens,
+        "aggregate_tok_s": tokens / elapsed,
+        "ttft_p50_s": statistics.median(ttft) if ttft else None,
+        "ttft_p95_s": ttft[min(len(ttft) - 1, int(0.95 * len(ttft)))] if ttft else None,
+        "errors": len(out["errors"]),
+        "error_kinds": dict(Counter(e.split(":")[0] for e in out["errors"])),
+    }
+
+
+def soak_session(url: str, deadline: float, seed: int, folder: Path, counts: Counter, errors: list) -> None:
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    rng = random.Random(seed)
+    name = NAMES[seed % len(NAMES)]
+    doc = folder / f"station-{seed}.md"
+    doc.write_text(DOCUMENT.format(n=seed, name=name, people=10 + seed))
+    try:
+        client.predict([handle_file(str(doc))], api_name="/ingest")
+        counts["ingest"] += 1
+    except Exception as error:
+        errors.append(f"ingest {type(error).__name__}: {str(error)[:120]}")
+    while time.perf_counter() < deadline:
+        kind = rng.choice(["chat", "ask", "classify"])
+        try:
+            if kind == "chat":
+                client.predict(rng.choice(PROMPTS), max_new_tokens=48, api_name="/chat")
+            elif kind == "ask":
+                answer, _ = client.predict(f"Who founded Zorblat Station {seed}?", api_name="/ask")
+                if name.split()[-1] not in answer:
+                    counts["ask_wrong_or_other_session"] += 1
+            else:
+                client.predict(
+                    "The striker scored twice in the final.", "sport, business, politics", "zero-shot",
+                    api_name="/classify",
+                )
+            counts[kind] += 1
+        except Exception as error:
+            errors.append(f"{kind} {type(error).__name__}: {str(error)[:120]}")
+
+
+def run_soak(app: App, sessions: int, seconds: float) -> dict[str, Any]:
+    import gc
+
+    gc.collect()
+    before = app.rss_mb()
+    counts: Counter = Counter()
+    errors: list[str] = []
+    peak = before
+    with tempfile.TemporaryDirectory() as tmp:
+        deadline = time.perf_counter() + seconds
+        threads = [
+            threading.Thread(target=soak_session, args=(app.url, deadline, i, Path(tmp), counts, errors))
+            for i in range(sessions)
+        ]
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            peak = max(peak, app.rss_mb())
+            time.sleep(1)
+    time.sleep(10)
+    after = app.rss_mb()
+    return {
+        "sessions": sessions,
+        "seconds": seconds,
+        **{f"done_{k}": v for k, v in sorted(counts.items())},
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "rss_before_mb": before,
+        "rss_peak_mb": peak,
+        "rss_after_mb": after,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="a running app (default: start one)")
+    parser.add_argument("--sessions", type=int, nargs="+", default=None)
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--soak", action="store_true", help="16 sessions mixing chat, ask and classify")
+    args = parser.parse_args()
+    if args.soak and args.url:
+        parser.error("--soak starts its own app (it reads the app's memory); drop --url")
+    app = None if args.url else App()
+    url = args.url or app.url
+    try:
+        if args.soak:
+            sessions = (args.sessions or [16])[0]
+            row = run_soak(app, sessions, args.seconds or 300)
+            write("soak", [row])
+            return
+        tokenizer = chat_tokenizer()
+        run_load(url, 1, 10, 16, tokenizer)  # warm-up: models loaded, caches allocated
+        rows = [run_load(url, n, args.seconds or 60, args.max_new_tokens, tokenizer) for n in args.sessions or [1, 4, 8, 16]]
+        base = rows[0]["aggregate_tok_s"] or 1.0
+        for row in rows:
+            row["speedup_vs_1"] = row["aggregate_tok_s"] / base
+        write("load", rows, {"url": url, "max_new_tokens": args.max_new_tokens})
+    finally:
+        if app is not None:
+            app.stop()
+
+
+if __name__ == "__main__":
+    main()

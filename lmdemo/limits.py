@@ -1,0 +1,46 @@
+"""Per-session request rate limit: one visitor cannot take a shared demo for themselves."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+
+from lmdemo.errors import UserError
+
+
+class RateLimitError(UserError):
+    """The session sent more requests in the last minute than the settings allow."""
+
+
+class RateLimiter:
+    """At most `per_minute` requests per key (the Gradio session) in any 60-second window.
+
+    Holds only timestamps, for at most `max_keys` recent sessions (oldest dropped first).
+    """
+
+    def __init__(self, per_minute: int, max_keys: int = 10_000) -> None:
+        self._per_minute = per_minute
+        self._max_keys = max_keys
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, key: str, now: float | None = None) -> None:
+        """Count one request for `key`; raise RateLimitError if it is one too many."""
+        if self._per_minute <= 0 or not key:
+            return
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            stamps = self._seen.pop(key, None) or deque()
+            while stamps and now - stamps[0] >= 60.0:
+                stamps.popleft()
+            self._seen[key] = stamps
+            while len(self._seen) > self._max_keys:
+                self._seen.popitem(last=False)
+            if len(stamps) >= self._per_minute:
+                wait = 60.0 - (now - stamps[0])
+                raise RateLimitError(
+                    f"Too many requests: at most {self._per_minute} a minute per session. "
+                    f"Try again in {max(1, round(wait))} s."
+                )
+            stamps.append(now)
