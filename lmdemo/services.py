@@ -6,10 +6,10 @@ import threading
 from dataclasses import dataclass
 
 from lmdemo.chat.service import ChatService
+from lmdemo.docqa.index import Embedder
 from lmdemo.docqa.service import DocQAConfig, DocQAService
 from lmdemo.lab.service import LabService
 from lmdemo.limits import RateLimiter
-from lmdemo.docqa.index import Embedder
 from lmdemo.models.backend import ChatBackend, LocalChatBackend
 from lmdemo.models.embedding import LocalEmbedder
 from lmdemo.models.manager import ModelManager

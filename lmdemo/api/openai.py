@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,7 @@ from lmdemo.chat.service import ReplyUpdate
 from lmdemo.errors import ServerBusyError, UserError
 from lmdemo.logs import request_log
 from lmdemo.models.types import Message, SamplingParams
+from lmdemo.settings import auth_users
 from lmdemo.text import clean_user_text
 
 if TYPE_CHECKING:
@@ -90,8 +91,14 @@ def _usage(prompt: int, completion: int) -> dict[str, int]:
 
 
 def build_router(services: Services) -> APIRouter:
-    """The `/v1` routes over `services`."""
-    router = APIRouter(prefix="/v1")
+    """The `/v1` routes over `services`; with `--auth`, they want `Authorization: Bearer USER:PASSWORD`."""
+    keys = {f"{user}:{password}" for user, password in auth_users(services.settings.auth)}
+
+    def check_key(authorization: str | None = Header(default=None)) -> None:
+        if keys and (authorization or "").removeprefix("Bearer ").strip() not in keys:
+            raise HTTPException(401, "send Authorization: Bearer USER:PASSWORD (this app was started with --auth)")
+
+    router = APIRouter(prefix="/v1", dependencies=[Depends(check_key)])
 
     def chat_model() -> str:
         return services.chat.model_name()
@@ -128,7 +135,7 @@ def build_router(services: Services) -> APIRouter:
             except UserError as error:
                 return _error(400, str(error))
             stats = last.stats
-            record.update(model=stats.model, prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens)
+            record.update(stats.log_fields())
             return JSONResponse(
                 {
                     "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -213,9 +220,7 @@ def _stream(
                     if update.stats is None:
                         continue
                     stats = update.stats
-                    record.update(
-                        model=stats.model, prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens
-                    )
+                    record.update(stats.log_fields())
                     yield chunk({}, _finish(stats.finish_reason))
                     if request.stream_options and request.stream_options.include_usage:
                         yield chunk({}, usage=_usage(stats.prompt_tokens, stats.completion_tokens))

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lmdemo.docqa.answer import NOT_FOUND, attribute, build_messages, matched_terms, passage_label
+from lmdemo.docqa.answer import (
+    NOT_FOUND,
+    attribute,
+    build_messages,
+    matched_terms,
+    passage_label,
+)
 from lmdemo.docqa.index import DocumentIndex, Embedder, FusionConfig, Hit, Mode
 from lmdemo.docqa.loaders import IngestError, LoadedDocument, load_document
 from lmdemo.docqa.splitting import Splitter

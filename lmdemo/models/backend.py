@@ -12,6 +12,7 @@ from typing import Protocol
 
 from lmdemo.models.generation import end_token_ids, prepare_prompt
 from lmdemo.models.manager import ModelManager
+from lmdemo.models.memory import out_of_memory_guard
 from lmdemo.models.scheduler import BatchingConfig, BatchScheduler
 from lmdemo.models.types import Chunk, Message, SamplingParams
 
@@ -24,6 +25,9 @@ class ChatBackend(Protocol):
     def stream(
         self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
     ) -> Iterator[Chunk]: ...
+
+
+ADVICE = "Try a shorter message or fewer max new tokens, or try again in a moment."
 
 
 class LocalChatBackend:
@@ -55,4 +59,6 @@ class LocalChatBackend:
         ids, max_new = prepare_prompt(
             loaded.model, loaded.tokenizer, messages, params.max_new_tokens, self._max_prompt_tokens
         )
-        return self.scheduler().submit(ids, max_new, params, cancel or threading.Event())
+        stream = self.scheduler().submit(ids, max_new, params, cancel or threading.Event())
+        with out_of_memory_guard("writing this reply", ADVICE):
+            yield from stream

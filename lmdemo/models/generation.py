@@ -18,7 +18,6 @@ from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStr
 from lmdemo.errors import UserError
 from lmdemo.models.types import Chunk, FinishReason, Message, SamplingParams
 
-
 MAX_CHARS_PER_TOKEN = 16  # no tokenizer packs more than this into a token, so longer text cannot fit
 
 

@@ -16,7 +16,11 @@ from typing import Any, TypeVar
 import torch
 
 from lmdemo.errors import UserError
-from lmdemo.models.quantization import bitsandbytes_problem, bnb_config, silence_bitsandbytes
+from lmdemo.models.quantization import (
+    bitsandbytes_problem,
+    bnb_config,
+    silence_bitsandbytes,
+)
 from lmdemo.models.sources import ModelSource, gguf_to_safetensors, resolve
 from lmdemo.settings import Quantization
 

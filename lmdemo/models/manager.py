@@ -18,6 +18,7 @@ from lmdemo.models.loading import (
     load_encoder_transformer,
     load_nli,
 )
+from lmdemo.models.memory import out_of_memory_guard
 from lmdemo.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,11 @@ class ModelManager:
         with self._locks[role]:
             loaded = self._models.get(role)
             if loaded is None:
-                loaded = load()
+                with out_of_memory_guard(
+                    f"loading the {role} model",
+                    "Try --quantization 4bit, a smaller model, or fewer models at once.",
+                ):
+                    loaded = load()
                 self._models[role] = loaded
                 r = loaded.report
                 log.info(

@@ -18,9 +18,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from lmdemo.errors import ServerBusyError
 from lmdemo.models import batch_sampling
 from lmdemo.models.generation import stream_ids
+from lmdemo.models.memory import is_out_of_memory
 from lmdemo.models.types import Chunk, FinishReason, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -175,6 +178,8 @@ class BatchScheduler:
                 if result is None:
                     raise RuntimeError("the batching loop stopped while generating")
                 if result.error:
+                    if is_out_of_memory(result.error):
+                        raise torch.OutOfMemoryError(result.error)
                     raise RuntimeError(f"generation failed: {result.error}")
                 tokens = result.generated_tokens
                 finished = result.is_finished()

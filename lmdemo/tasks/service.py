@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmdemo.errors import UserError
 from lmdemo.models.loading import load_sequence_classifier
+from lmdemo.models.types import SamplingParams
 from lmdemo.settings import Settings
 from lmdemo.tasks.classify import (
     FewShotClassifier,
@@ -27,7 +28,6 @@ from lmdemo.tasks.classify import (
     parse_chat_label,
     zero_shot,
 )
-from lmdemo.models.types import SamplingParams
 from lmdemo.tasks.dataset import LabelledTexts
 from lmdemo.tasks.summarize import abstractive, extractive
 from lmdemo.text import clean_user_text
@@ -35,8 +35,8 @@ from lmdemo.text import clean_user_text
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from lmdemo.models.backend import ChatBackend
     from lmdemo.docqa.index import Embedder
+    from lmdemo.models.backend import ChatBackend
 
 
 def sample_shots(data: LabelledTexts, shots: int, seed: int = 0) -> LabelledTexts:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from lmdemo.models.types import SamplingParams
+from lmdemo.runtime import gpu_task
 from lmdemo.ui.guard import guard
 from lmdemo.ui.throttle import throttled
 
@@ -86,7 +87,7 @@ def build_chat_tab(services: "Services") -> None:
                     yield f"{update.text}{STATUS_OPEN}{update.stats.summary()}{STATUS_CLOSE}"
 
     gr.ChatInterface(
-        respond,
+        gpu_task(respond),
         chatbot=gr.Chatbot(
             label="Chat",
             scale=1,
@@ -124,4 +125,4 @@ def build_chat_tab(services: "Services") -> None:
                     record.update(update.stats.log_fields())
                 yield update.text
 
-    gr.api(chat, api_name="chat")
+    gr.api(gpu_task(chat), api_name="chat")

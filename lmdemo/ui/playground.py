@@ -15,6 +15,7 @@ import gradio as gr
 
 from lmdemo.docqa.loaders import load_document
 from lmdemo.errors import UserError
+from lmdemo.runtime import gpu_task
 from lmdemo.tasks.classify import TrainConfig, parse_labels
 from lmdemo.tasks.dataset import LabelledTexts, read_csv
 from lmdemo.ui.guard import guard
@@ -205,12 +206,12 @@ def build_playground_tab(services: "Services") -> None:
             record["mode"] = which
             yield from throttled(summarize.summarize(value or "", which, int(n), lambda f, m: progress(f, desc=m)))
 
-    gr.on([classify_btn.click, text.submit], run_classify, [text, labels, mode, few_shot_state, fine_tuned_state],
+    gr.on([classify_btn.click, text.submit], gpu_task(run_classify), [text, labels, mode, few_shot_state, fine_tuned_state],
           scores, api_name="classify")
     train_few_btn.click(train_few, shots, [few_shot_state, few_status], api_visibility="private")
-    train_event = train_btn.click(train, [csv_file, epochs, eight_bit],
+    train_event = train_btn.click(gpu_task(train), [csv_file, epochs, eight_bit],
                                   [train_status, metrics_view, fine_tuned_state, download], api_name="fine_tune",
                                   concurrency_limit=1, concurrency_id="fine-tune")
     cancel_btn.click(lambda: "Cancelled.", None, train_status, cancels=[train_event], api_visibility="private")
     upload.upload(load_text, upload, source, api_visibility="private")
-    sum_btn.click(run_summarize, [source, sum_mode, length], summary, api_name="summarize")
+    sum_btn.click(gpu_task(run_summarize), [source, sum_mode, length], summary, api_name="summarize")

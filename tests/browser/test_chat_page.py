@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+
 from tests.conftest import ROOT, RunningApp
 
 SHOTS = ROOT / ".pytest_cache" / "screenshots"

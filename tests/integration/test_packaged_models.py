@@ -9,12 +9,12 @@ import pytest
 
 from lmdemo.chat.service import ChatService
 from lmdemo.models.backend import LocalChatBackend
-from lmdemo.services import batching_config
+from lmdemo.models.generation import stream_chat
 from lmdemo.models.loading import load_causal_lm, load_encoder
 from lmdemo.models.manager import ModelManager
-from lmdemo.models.generation import stream_chat
 from lmdemo.models.sources import gguf_to_safetensors, resolve
 from lmdemo.models.types import SamplingParams
+from lmdemo.services import batching_config
 from lmdemo.settings import Settings
 
 GREEDY = SamplingParams(temperature=0, max_new_tokens=24, repetition_penalty=1.0)

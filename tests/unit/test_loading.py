@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from lmdemo.models import loading
-from lmdemo.models.loading import ModelLoadError, load_causal_lm, load_encoder, load_sequence_classifier
+from lmdemo.models.loading import (
+    ModelLoadError,
+    load_causal_lm,
+    load_encoder,
+    load_sequence_classifier,
+)
 from lmdemo.models.manager import ModelManager
 from lmdemo.settings import Settings
 
