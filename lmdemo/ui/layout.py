@@ -20,8 +20,13 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 def _models_markdown(services: "Services") -> str:
     reports = services.models.reports()
+    remote = (
+        f"Chat is served by **{services.settings.chat_model}** at {services.settings.base_url} (remote profile).\n\n"
+        if services.settings.remote
+        else ""
+    )
     if not reports:
-        return "No model loaded yet: the first request loads it."
+        return remote + "No model loaded yet: the first request loads it."
     rows = [
         "| role | model | device | dtype | quantization | memory | load time | note |",
         "|---|---|---|---|---|---|---|---|",
@@ -31,7 +36,7 @@ def _models_markdown(services: "Services") -> str:
             f"| {r.role} | {r.name} | {r.device} | {r.dtype} | {r.quantization} | "
             f"{r.footprint_mb:.0f} MB | {r.load_seconds:.2f} s | {r.note} |"
         )
-    return "\n".join(rows)
+    return remote + "\n".join(rows)
 
 
 def build_app(services: "Services") -> gr.Blocks:
