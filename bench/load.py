@@ -18,6 +18,7 @@ which reads the app's memory).
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import tempfile
@@ -160,9 +161,12 @@ def soak_session(url: str, deadline: float, seed: int, folder: Path, counts: Cou
             if kind == "chat":
                 client.predict(rng.choice(PROMPTS), max_new_tokens=48, api_name="/chat")
             elif kind == "ask":
-                answer, _ = client.predict(f"Who founded Zorblat Station {seed}?", api_name="/ask")
+                answer, sources = client.predict(f"Who founded Zorblat Station {seed}?", api_name="/ask")
+                sources = json.loads(sources) if isinstance(sources, str) else sources
+                if any(source["source"] != doc.name for source in sources):
+                    counts["ask_cited_another_sessions_file"] += 1
                 if name.split()[-1] not in answer:
-                    counts["ask_wrong_or_other_session"] += 1
+                    counts["ask_answer_without_the_name"] += 1
             else:
                 client.predict(
                     "The striker scored twice in the final.", "sport, business, politics", "zero-shot",
@@ -173,15 +177,27 @@ def soak_session(url: str, deadline: float, seed: int, folder: Path, counts: Cou
             errors.append(f"{kind} {type(error).__name__}: {str(error)[:120]}")
 
 
-def run_soak(app: App, sessions: int, seconds: float) -> dict[str, Any]:
-    import gc
+def warm_up(url: str, folder: Path) -> None:
+    """One request of each kind, so that "before" is the idle app with its models loaded, not an empty one."""
+    from gradio_client import Client, handle_file
 
-    gc.collect()
-    before = app.rss_mb()
-    counts: Counter = Counter()
-    errors: list[str] = []
-    peak = before
+    client = Client(url, verbose=False)
+    doc = folder / "warm-up.md"
+    doc.write_text(DOCUMENT.format(n=0, name=NAMES[0], people=10))
+    client.predict([handle_file(str(doc))], api_name="/ingest")
+    client.predict("Who founded Zorblat Station 0?", api_name="/ask")
+    client.predict(PROMPTS[0], max_new_tokens=48, api_name="/chat")
+    client.predict("The striker scored twice.", "sport, business", "zero-shot", api_name="/classify")
+
+
+def run_soak(app: App, sessions: int, seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
+        warm_up(app.url, Path(tmp))
+        time.sleep(5)
+        before = app.rss_mb()
+        counts: Counter = Counter()
+        errors: list[str] = []
+        peak = before
         deadline = time.perf_counter() + seconds
         threads = [
             threading.Thread(target=soak_session, args=(app.url, deadline, i, Path(tmp), counts, errors))

@@ -7,6 +7,7 @@ If bitsandbytes cannot quantize here, the model loads unquantized and the report
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -149,6 +150,11 @@ def _auto_tokenizer(trust_remote_code: bool) -> Callable[[str, Any], Any]:
     return lambda location, model: AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)
 
 
+# transformers builds a model under a process-wide "empty weights" (meta device) context, so two
+# loads at once (a preload and a user's first request) can leave one with meta tensors.
+_LOADING = threading.Lock()
+
+
 def _load(
     role: str,
     spec: str,
@@ -164,9 +170,10 @@ def _load(
     device = resolve_device(device)
     source = _source_folder(spec, cache_dir)
     try:
-        model, used, note = _load_with_fallback(
-            lambda kwargs: build(source.location, device, kwargs), quantization, device, skip
-        )
+        with _LOADING:
+            model, used, note = _load_with_fallback(
+                lambda kwargs: build(source.location, device, kwargs), quantization, device, skip
+            )
         tok = tokenizer(source.location, model)
     except OSError as error:
         raise ModelLoadError(f"could not load the {role} model {spec!r}: {error}") from error

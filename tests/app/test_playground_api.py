@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 
 from tests.conftest import RunningApp
 
@@ -45,3 +45,26 @@ def test_abstractive_summary_is_written_by_the_chat_model(client: Client) -> Non
     summary = client.predict(ARTICLE, "abstractive", 2, api_name="/summarize")
     assert len(summary.split()) >= 5
     assert any(word in summary.lower() for word in ("budget", "council", "schools"))
+
+
+def test_a_fine_tuned_classifier_stays_in_its_session(running_app: RunningApp, tmp_path) -> None:
+    rows = [("The striker scored a late winner.", "sport"), ("The team lost the cup final.", "sport"),
+            ("Shares fell after the profit warning.", "business"), ("The bank raised interest rates.", "business")]
+    csv = tmp_path / "train.csv"
+    csv.write_text("text,label\n" + "".join(f'"{t}",{label}\n' for t, label in rows * 4))
+    alice = Client(running_app.url, verbose=False)
+    bob = Client(running_app.url, verbose=False)
+    status, _metrics, _download = alice.predict(handle_file(str(csv)), 1, False, api_name="/fine_tune")
+    assert "Done" in status
+    result = alice.predict("The goalkeeper saved a penalty.", "", "fine-tuned", api_name="/classify")
+    assert {c["label"] for c in result["confidences"]} == {"sport", "business"}
+    with pytest.raises(Exception, match="Fine-tune a model"):
+        bob.predict("The goalkeeper saved a penalty.", "", "fine-tuned", api_name="/classify")
+
+
+def test_prompts_are_not_logged(running_app: RunningApp) -> None:
+    client = Client(running_app.url, verbose=False)
+    client.predict("Say the word xylophonically-unique-4242.", max_new_tokens=8, api_name="/chat")
+    log = running_app.log.read_text()
+    assert '"endpoint": "/chat"' in log
+    assert "xylophonically-unique-4242" not in log
