@@ -1,4 +1,4 @@
-"""Per-session request rate limit: one visitor cannot take a shared demo for themselves."""
+"""Limits that keep a shared demo usable: the per-session request rate, and how long a prompt can be."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 from collections import OrderedDict, deque
 
 from lmdemo.errors import UserError
+
+MAX_CHARS_PER_TOKEN = 16  # no tokenizer packs more into a token: longer text cannot fit the token limit
 
 
 class RateLimitError(UserError):

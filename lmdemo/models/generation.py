@@ -16,9 +16,8 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from lmdemo.errors import UserError
+from lmdemo.limits import MAX_CHARS_PER_TOKEN
 from lmdemo.models.types import Chunk, FinishReason, Message, SamplingParams
-
-MAX_CHARS_PER_TOKEN = 16  # no tokenizer packs more than this into a token, so longer text cannot fit
 
 
 class PromptTooLongError(UserError, ValueError):

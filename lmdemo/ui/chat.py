@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
+from lmdemo.limits import MAX_CHARS_PER_TOKEN
 from lmdemo.models.types import SamplingParams
 from lmdemo.runtime import gpu_task
 from lmdemo.ui.guard import guard
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 STATUS_OPEN = '\n\n<div class="lm-status">'
 STATUS_CLOSE = "</div>"
+ERROR_OPEN = '<div class="lm-error">'
 
 EXAMPLES = [
     ["What is the capital of France?"],
@@ -28,12 +30,17 @@ EXAMPLES = [
 
 
 def strip_status(history: list[dict]) -> list[dict[str, str]]:
-    """The conversation as the model should see it: text turns, without the status footers."""
-    turns = []
+    """The conversation as the model should see it: text turns, without status footers or failed turns."""
+    turns: list[dict[str, str]] = []
     for message in history:
         content = message.get("content")
-        if isinstance(content, str) and message.get("role") in ("user", "assistant"):
-            turns.append({"role": message["role"], "content": content.split(STATUS_OPEN, 1)[0]})
+        if not isinstance(content, str) or message.get("role") not in ("user", "assistant"):
+            continue
+        if content.startswith(ERROR_OPEN):  # a failed turn: neither it nor its question reach the model
+            if turns and turns[-1]["role"] == "user":
+                turns.pop()
+            continue
+        turns.append({"role": message["role"], "content": content.split(STATUS_OPEN, 1)[0]})
     return turns
 
 
@@ -76,15 +83,22 @@ def build_chat_tab(services: "Services") -> None:
         penalty: float,
         request: gr.Request,
     ) -> Iterator[str]:
+        """Stream the reply; a problem (too long, busy…) becomes the reply itself, marked as an error.
+
+        Raising instead would leave ChatInterface's textbox disabled until the page is reloaded.
+        """
         params = sampling(services, temp, p, k, max_new, penalty)
-        with guard(services, "chat", request, message) as record:
-            updates = services.chat.reply(message, strip_status(history), system, params)
-            for update in throttled(updates, is_last=lambda u: u.stats is not None):
-                if update.stats is None:
-                    yield update.text
-                else:
-                    record.update(update.stats.log_fields())
-                    yield f"{update.text}{STATUS_OPEN}{update.stats.summary()}{STATUS_CLOSE}"
+        try:
+            with guard(services, "chat", request, message) as record:
+                updates = services.chat.reply(message, strip_status(history), system, params)
+                for update in throttled(updates, is_last=lambda u: u.stats is not None):
+                    if update.stats is None:
+                        yield update.text
+                    else:
+                        record.update(update.stats.log_fields())
+                        yield f"{update.text}{STATUS_OPEN}{update.stats.summary()}{STATUS_CLOSE}"
+        except gr.Error as error:
+            yield f"{ERROR_OPEN}⚠️ {error.message}{STATUS_CLOSE}"
 
     gr.ChatInterface(
         gpu_task(respond),
@@ -96,7 +110,10 @@ def build_chat_tab(services: "Services") -> None:
             feedback_options=None,
             elem_id="chatbot",
         ),
-        textbox=gr.Textbox(placeholder="Type a message and press Enter", submit_btn=True, stop_btn=True),
+        textbox=gr.Textbox(
+            placeholder="Type a message and press Enter", submit_btn=True, stop_btn=True,
+            max_length=s.max_prompt_tokens * MAX_CHARS_PER_TOKEN,  # a pasted megabyte stops in the browser
+        ),
         additional_inputs=[system_prompt, temperature, top_p, top_k, max_new_tokens, repetition_penalty],
         additional_inputs_accordion=gr.Accordion("System prompt and sampling", open=False, render=False),
         examples=EXAMPLES,

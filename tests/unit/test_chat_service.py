@@ -15,7 +15,7 @@ from lmdemo.models.manager import ModelManager
 from lmdemo.models.scheduler import BatchingConfig
 from lmdemo.models.types import SamplingParams
 from lmdemo.settings import Settings
-from lmdemo.ui.chat import STATUS_CLOSE, STATUS_OPEN, strip_status
+from lmdemo.ui.chat import ERROR_OPEN, STATUS_CLOSE, STATUS_OPEN, strip_status
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +70,13 @@ def test_ui_modules_do_not_import_torch() -> None:
     code = "import sys, lmdemo.ui.layout, lmdemo.ui.chat; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_failed_turns_do_not_reach_the_model() -> None:
+    history = [
+        {"role": "user", "content": "spam " * 100},
+        {"role": "assistant", "content": f"{ERROR_OPEN}⚠️ too long{STATUS_CLOSE}"},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+    ]
+    assert strip_status(history) == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
