@@ -9,8 +9,8 @@ from lmdemo.ui.layout import build_app, launch_options
 
 
 def main(argv: list[str]) -> None:
-    configure_logging()
     settings = load_settings(argv)
+    configure_logging(log_prompts=settings.log_prompts)
     services = build_services(settings)
     if settings.preload:
         services.preload()

@@ -2,23 +2,26 @@
 
 Request lines are JSON (endpoint, session hash prefix, model, tokens, latency, error) on the
 `lmdemo.requests` logger; they never hold prompt or document text unless
-`LMDEMO_LOG_PROMPTS` is set, because a shared demo's users did not agree to have theirs kept.
+`--log-prompts` (`Settings.log_prompts`) is set, because a shared demo's users did not agree to
+have theirs kept.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 requests_log = logging.getLogger("lmdemo.requests")
+_include_prompts = False
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def configure_logging(level: int = logging.INFO, log_prompts: bool = False) -> None:
+    global _include_prompts
+    _include_prompts = log_prompts
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpx2", "httpcore", "urllib3", "bitsandbytes", "ContinuousBatchingLogger"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -28,15 +31,11 @@ def configure_logging(level: int = logging.INFO) -> None:
     hf_logging.set_verbosity_error()
 
 
-def log_prompts() -> bool:
-    return os.environ.get("LMDEMO_LOG_PROMPTS", "").lower() in {"1", "true", "yes", "on"}
-
-
 @contextmanager
 def request_log(endpoint: str, session: str | None = None, prompt: str | None = None) -> Iterator[dict[str, Any]]:
     """Time the block and log one JSON line for it; the caller adds model and token counts to the dict."""
     record: dict[str, Any] = {"endpoint": endpoint, "session": (session or "")[:8]}
-    if prompt is not None and log_prompts():
+    if prompt is not None and _include_prompts:
         record["prompt"] = prompt
     started = time.perf_counter()
     try:

@@ -74,6 +74,13 @@ def _error(status: int, message: str, kind: str = "invalid_request_error") -> JS
     return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
 
 
+def _refusal(error: UserError) -> JSONResponse:
+    """A request the user can fix (400) or retry later (429, every slot busy)."""
+    if isinstance(error, ServerBusyError):
+        return _error(429, str(error), "rate_limit_error")
+    return _error(400, str(error))
+
+
 def _params(services: Services, request: ChatCompletionRequest) -> SamplingParams:
     s = services.settings
     max_new = request.max_completion_tokens or request.max_tokens or s.max_new_tokens
@@ -130,10 +137,8 @@ def build_router(services: Services) -> APIRouter:
                 last = None
                 for last in updates:
                     pass
-            except ServerBusyError as error:
-                return _error(429, str(error), "rate_limit_error")
             except UserError as error:
-                return _error(400, str(error))
+                return _refusal(error)
             stats = last.stats
             record.update(stats.log_fields())
             return JSONResponse(
@@ -191,10 +196,8 @@ def _stream(
     created = int(time.time())
     try:
         first = next(updates)
-    except ServerBusyError as error:
-        return _error(429, str(error), "rate_limit_error")
     except UserError as error:
-        return _error(400, str(error))
+        return _refusal(error)
 
     def chunk(delta: dict[str, str], finish: str | None = None, usage: dict | None = None) -> str:
         body: dict[str, Any] = {

@@ -4,13 +4,13 @@ transformers' `ContinuousBatchingManager` runs one generation loop in a backgrou
 every step it decodes one token for each running request and prefills newly arrived prompts
 in the same forward pass, so eight users cost about as much per step as one. This module adds
 what a shared demo needs around it: a bounded number of requests (a clear "busy" error past
-it), per-request sampling settings, streaming text per request, and cancellation. The manager has no repetition penalty, so the rare request
-that asks for one runs unbatched beside the loop (`generate`), in the same slots.
+it), per-request sampling settings, streaming text per request, and cancellation. The manager
+has no repetition penalty, so the rare request that asks for one runs unbatched beside the loop
+(`generate`), in the same slots.
 """
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
@@ -25,8 +25,6 @@ from lmdemo.models import batch_sampling
 from lmdemo.models.generation import stream_ids
 from lmdemo.models.memory import is_out_of_memory
 from lmdemo.models.types import Chunk, FinishReason, SamplingParams
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
