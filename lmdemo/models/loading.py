@@ -69,6 +69,18 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def prefer_flash_sdpa(device: str) -> None:
+    """Keep PyTorch's scaled-dot-product attention off the cuDNN backend on a GPU.
+
+    PyTorch picks cuDNN attention on Hopper, which builds a new graph for every key length: about
+    2 ms of CPU per layer per decode step. Measured on an H100 with the packaged 135M model:
+    batch-1 decode 10 -> 31 tok/s and 16 concurrent replies 118 -> 307 tok/s with it off
+    (flash / memory-efficient kernels instead). Process-wide, which is what the app wants.
+    """
+    if device == "cuda":
+        torch.backends.cuda.enable_cudnn_sdp(False)
+
+
 def _plain_dtype(device: str) -> torch.dtype:
     """Unquantized weights: fp32 on CPU (fastest there in eager mode), half precision on GPU."""
     if device == "cuda":
@@ -168,6 +180,7 @@ def _load(
     """Resolve, load (quantized when asked, with fallback), fetch the tokenizer, and report."""
     started = time.perf_counter()
     device = resolve_device(device)
+    prefer_flash_sdpa(device)
     source = _source_folder(spec, cache_dir)
     try:
         with _LOADING:

@@ -113,3 +113,14 @@ def test_manager_loads_once_when_many_ask_at_once(
     assert len(calls) == 1
     assert len({id(r) for r in results}) == 1
     assert [r.role for r in manager.reports()] == ["chat"]
+
+
+@pytest.mark.parametrize(("device", "cudnn_after"), [("cpu", True), ("cuda", False)])
+def test_cudnn_attention_is_turned_off_only_for_gpu_models(device: str, cudnn_after: bool) -> None:
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    torch.backends.cuda.enable_cudnn_sdp(True)
+    try:
+        loading.prefer_flash_sdpa(device)
+        assert torch.backends.cuda.cudnn_sdp_enabled() is cudnn_after
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(before)
