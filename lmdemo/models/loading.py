@@ -10,26 +10,29 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 
 from lmdemo.errors import UserError
+from lmdemo.models.cpu_linear import speed_up_linears
+from lmdemo.models.generation import prompt_ids
 from lmdemo.models.quantization import (
     bitsandbytes_problem,
     bnb_config,
     silence_bitsandbytes,
 )
 from lmdemo.models.sources import ModelSource, gguf_to_safetensors, resolve
-from lmdemo.settings import Quantization
+from lmdemo.settings import CpuDecode, Quantization
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 CLASSIFIER_HEADS = ("classifier", "score", "pre_classifier")
+CALIBRATION_PROMPT = "Explain in two sentences why the sky is blue, then give one example in French."
 
 
 class ModelLoadError(UserError, RuntimeError):
@@ -202,10 +205,13 @@ def load_causal_lm(
     cache_dir: Path,
     trust_remote_code: bool = False,
     attn_implementation: str | None = None,
+    cpu_decode: CpuDecode = "fp16",
 ) -> LoadedModel:
     """A GPT-style chat model and its tokenizer (with the model's own chat template).
 
     `attn_implementation="eager"` gives a copy that can return attention weights (the Lab).
+    On the CPU, unquantized, its linear layers become `CpuLinear` (fp16 copies for decoding one
+    token, a faster fp32 kernel for more rows) unless `cpu_decode="fp32"`.
     """
     from transformers import AutoModelForCausalLM
 
@@ -217,7 +223,13 @@ def load_causal_lm(
     )
     if loaded.tokenizer.chat_template is None:
         raise ModelLoadError(f"{spec!r} has no chat template; choose an instruct/chat model")
-    return loaded
+    report = loaded.report
+    if cpu_decode == "fp16" and report.device == "cpu" and report.quantization == "none":
+        sample = prompt_ids(loaded.tokenizer, [{"role": "user", "content": CALIBRATION_PROMPT}])
+        if speed_up_linears(loaded.model, sample):
+            report = replace(report, dtype="float32 (fp16 copy for decoding)",
+                             footprint_mb=round(_footprint_mb(loaded.model), 1))
+    return LoadedModel(loaded.model, loaded.tokenizer, report)
 
 
 def load_encoder(

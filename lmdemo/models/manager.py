@@ -64,9 +64,12 @@ class ModelManager:
             "trust_remote_code": s.trust_remote_code,
         }
 
+    def _chat_options(self) -> dict:
+        return {**self._load_options(), "cpu_decode": self._settings.cpu_decode}
+
     def chat(self) -> LoadedModel:
         """The GPT-style chat model."""
-        return self._get("chat", lambda: load_causal_lm(self._settings.local_chat_model, **self._load_options()))
+        return self._get("chat", lambda: load_causal_lm(self._settings.local_chat_model, **self._chat_options()))
 
     def encoder(self) -> LoadedModel:
         """The BERT-style sentence encoder."""
@@ -80,7 +83,7 @@ class ModelManager:
         """A second copy of the chat model with eager attention, loaded only when the Lab needs it."""
         return self._get(
             "chat-eager",
-            lambda: load_causal_lm(self._settings.local_chat_model, attn_implementation="eager", **self._load_options()),
+            lambda: load_causal_lm(self._settings.local_chat_model, attn_implementation="eager", **self._chat_options()),
         )
 
     def encoder_eager(self) -> LoadedModel:

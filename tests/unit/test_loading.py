@@ -20,7 +20,7 @@ from lmdemo.settings import Settings
 
 
 def test_causal_lm_report(tiny_llama_dir: Path, tmp_path: Path) -> None:
-    loaded = load_causal_lm(str(tiny_llama_dir), device="cpu", cache_dir=tmp_path)
+    loaded = load_causal_lm(str(tiny_llama_dir), device="cpu", cache_dir=tmp_path, cpu_decode="fp32")
     r = loaded.report
     params = sum(p.numel() for p in loaded.model.parameters())
     assert (r.role, r.device, r.dtype, r.quantization) == ("chat", "cpu", "float32", "none")
