@@ -29,7 +29,7 @@ sys.path.insert(0, {root!r})
 from lmdemo.models.loading import load_causal_lm
 from pathlib import Path
 loaded = load_causal_lm({model!r}, device={device!r}, quantization={quant!r}, cache_dir=Path({cache!r}),
-                        cpu_decode={weights!r})
+                        cpu_decode={decode!r})
 print(json.dumps({{"cold_start_s": time.perf_counter() - started, "load_s": loaded.report.load_seconds}}))
 """
 
@@ -47,12 +47,12 @@ REFERENCE = (
 )
 
 
-def cold_start(model: str, quantization: str, cache: Path, device: str, weights: str) -> dict[str, float]:
+def cold_start(model: str, quantization: str, cache: Path, device: str, decode: str) -> dict[str, float]:
     """Load in a fresh process: what a user waits for after `make run` (imports included)."""
     import json
 
     code = CHILD.format(root=str(ROOT), model=model, quant=quantization, cache=str(cache), device=device,
-                       weights=weights)
+                       decode=decode)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -143,7 +143,7 @@ def batched_rate(lm, tok, concurrency: int, new_tokens: int = 128) -> float:
     return sum(counts) / elapsed
 
 
-def measure(model: str, quantization: str, weights: str, cache: Path, repeats: int, device: str,
+def measure(model: str, quantization: str, decode: str, cache: Path, repeats: int, device: str,
             batches: list[int], reference: list[int] | None) -> tuple[dict[str, object], list[int]]:
     import psutil
     import torch
@@ -152,8 +152,8 @@ def measure(model: str, quantization: str, weights: str, cache: Path, repeats: i
     from lmdemo.models.loading import load_causal_lm
     from lmdemo.models.types import SamplingParams
 
-    cold = cold_start(model, quantization, cache, device, weights)
-    loaded = load_causal_lm(model, device=device, quantization=quantization, cache_dir=cache, cpu_decode=weights)
+    cold = cold_start(model, quantization, cache, device, decode)
+    loaded = load_causal_lm(model, device=device, quantization=quantization, cache_dir=cache, cpu_decode=decode)
     tok, lm = loaded.tokenizer, loaded.model
     greedy = SamplingParams(temperature=0, max_new_tokens=128, repetition_penalty=1.0)
     short = [{"role": "user", "content": "Tell me about the moon."}]
@@ -206,8 +206,8 @@ def main() -> None:
     rows, reference = [], None
     modes = [(q, w) for q in args.quantization
              for w in (args.cpu_decode if q == "none" and args.device == "cpu" else ["fp32"])]
-    for quantization, weights in modes:
-        row, greedy = measure(args.model, quantization, weights, args.cache_dir, args.repeats, args.device,
+    for quantization, decode in modes:
+        row, greedy = measure(args.model, quantization, decode, args.cache_dir, args.repeats, args.device,
                               args.batch, reference)
         rows.append(row)
         reference = reference or greedy

@@ -80,10 +80,15 @@ class ModelManager:
         return self._get("nli", lambda: load_nli(self._settings.zero_shot_model, **self._load_options()))
 
     def chat_eager(self) -> LoadedModel:
-        """A second copy of the chat model with eager attention, loaded only when the Lab needs it."""
+        """A second copy of the chat model with eager attention, loaded only when the Lab needs it.
+
+        It only runs whole prompts (attention maps), so it needs no fp16 copies for decoding.
+        """
         return self._get(
             "chat-eager",
-            lambda: load_causal_lm(self._settings.local_chat_model, attn_implementation="eager", **self._chat_options()),
+            lambda: load_causal_lm(
+                self._settings.local_chat_model, attn_implementation="eager", cpu_decode="fp32", **self._load_options()
+            ),
         )
 
     def encoder_eager(self) -> LoadedModel:

