@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Quantization = Literal["none", "8bit", "4bit"]
 CpuDecode = Literal["fp16", "fp32"]
@@ -149,9 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--chat-model", help="hub id, local folder, .gguf file or package:NAME")
     parser.add_argument("--encoder-model", help="hub id, local folder or package:NAME")
     parser.add_argument("--zero-shot-model", help="optional NLI model for zero-shot classification")
-    parser.add_argument("--quantization", choices=["none", "8bit", "4bit"], help="bitsandbytes weight quantization")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the models run")
-    parser.add_argument("--cpu-decode", choices=["fp16", "fp32"],
+    parser.add_argument("--quantization", choices=get_args(Quantization), help="bitsandbytes weight quantization")
+    parser.add_argument("--device", choices=get_args(Device), help="where the models run")
+    parser.add_argument("--cpu-decode", choices=get_args(CpuDecode),
                         help="CPU chat decoding: fp16 weight copies (default; faster, +50%% memory) or fp32 only")
     parser.add_argument("--base-url", help="OpenAI-compatible server for the remote profile, e.g. http://host:8000/v1")
     parser.add_argument("--api-key", help="key for --base-url (or LMDEMO_API_KEY)")
@@ -190,12 +190,10 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
     values.update({name: _coerce(name, raw) for name, raw in from_flags.items()})
     values["profile"] = profile
     settings = Settings(**values)
-    if settings.quantization not in ("none", "8bit", "4bit"):
-        raise ValueError(f"quantization must be none, 8bit or 4bit, not {settings.quantization!r}")
-    if settings.cpu_decode not in ("fp16", "fp32"):
-        raise ValueError(f"cpu_decode must be fp16 or fp32, not {settings.cpu_decode!r}")
-    if settings.device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, not {settings.device!r}")
+    for name, kind in (("quantization", Quantization), ("cpu_decode", CpuDecode), ("device", Device)):
+        allowed = get_args(kind)
+        if getattr(settings, name) not in allowed:
+            raise ValueError(f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}, not {getattr(settings, name)!r}")
     if settings.remote and not (settings.base_url and settings.chat_model):
         raise ValueError("the remote profile needs --base-url and --chat-model (the model name on that server)")
     auth_users(settings.auth)

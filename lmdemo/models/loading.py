@@ -77,7 +77,7 @@ def prefer_flash_sdpa(device: str) -> None:
 
     PyTorch picks cuDNN attention on Hopper, which builds a new graph for every key length: about
     2 ms of CPU per layer per decode step. Measured on an H100 with the packaged 135M model:
-    batch-1 decode 10 -> 31 tok/s and 16 concurrent replies 118 -> 307 tok/s with it off
+    batch-1 decode 10.5 -> 28.8 tok/s and 16 concurrent replies 122 -> 310 tok/s with it off
     (flash / memory-efficient kernels instead). Process-wide, which is what the app wants.
     """
     if device == "cuda":
@@ -210,8 +210,8 @@ def load_causal_lm(
     """A GPT-style chat model and its tokenizer (with the model's own chat template).
 
     `attn_implementation="eager"` gives a copy that can return attention weights (the Lab).
-    On the CPU, unquantized, its linear layers become `CpuLinear` (fp16 copies for decoding one
-    token, a faster fp32 kernel for more rows) unless `cpu_decode="fp32"`.
+    On the CPU, unquantized, its linear layers become `CpuLinear` (an fp16 copy of each weight for
+    decoding a few rows) unless `cpu_decode="fp32"`.
     """
     from transformers import AutoModelForCausalLM
 

@@ -49,5 +49,12 @@ def test_bad_values_are_rejected_with_a_clear_message() -> None:
         load_settings([], env={"LMDEMO_PROFILE": "offline", "LMDEMO_QUANTIZATION": "3bit"})
     with pytest.raises(ValueError, match="LMDEMO_SHARE"):
         load_settings([], env={"LMDEMO_PROFILE": "offline", "LMDEMO_SHARE": "maybe"})
+    with pytest.raises(ValueError, match="cpu_decode must be fp16 or fp32, not 'bf16'"):
+        load_settings([], env={"LMDEMO_PROFILE": "offline", "LMDEMO_CPU_DECODE": "bf16"})
+    with pytest.raises(ValueError, match="device must be auto, cpu or cuda"):
+        load_settings([], env={"LMDEMO_PROFILE": "offline", "LMDEMO_DEVICE": "tpu"})
     with pytest.raises(SystemExit):
         load_settings(["--device", "tpu"], env={})
+    with pytest.raises(SystemExit):
+        load_settings(["--cpu-decode", "int8"], env={})
+    assert load_settings(["--cpu-decode", "fp32"], env={}).cpu_decode == "fp32"
