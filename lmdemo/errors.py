@@ -7,3 +7,7 @@ class UserError(Exception):
 
 class ServerBusyError(UserError):
     """Every generation slot is taken; the user should retry shortly."""
+
+
+class GpuUnavailableError(ServerBusyError):
+    """No GPU for this request right now (a ZeroGPU quota or queue); the user should retry later."""

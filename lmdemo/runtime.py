@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
-T = TypeVar("T")
-
 
 def limit_blas_threads() -> None:
     """Keep numpy's BLAS to one thread: torch owns the cores.
@@ -19,12 +14,3 @@ def limit_blas_threads() -> None:
 
     threadpool_limits(limits=1, user_api="blas")
 
-
-def gpu_task(fn: Callable[..., T]) -> Callable[..., T]:
-    """`spaces.GPU(fn)` on Hugging Face ZeroGPU Spaces (the `spaces` package is installed there),
-    `fn` unchanged everywhere else: ZeroGPU attaches a GPU only inside functions marked so."""
-    try:
-        import spaces
-    except ImportError:
-        return fn
-    return spaces.GPU(fn)

@@ -9,11 +9,13 @@ from lmdemo.chat.service import ChatService
 from lmdemo.docqa.index import Embedder
 from lmdemo.docqa.service import DocQAConfig, DocQAService
 from lmdemo.lab.service import LabService
+from lmdemo.hosting.zerogpu import ZeroGPURunner
 from lmdemo.limits import RateLimiter
-from lmdemo.models.backend import ChatBackend, LocalChatBackend
+from lmdemo.models.backend import ChatBackend, LocalChatBackend, PerCallChatBackend
 from lmdemo.models.embedding import LocalEmbedder
 from lmdemo.models.manager import ModelManager
 from lmdemo.models.remote import RemoteChatBackend, RemoteEmbedder
+from lmdemo.models.runner import InProcessRunner, ModelRunner
 from lmdemo.models.scheduler import BatchingConfig
 from lmdemo.runtime import limit_blas_threads
 from lmdemo.settings import Settings
@@ -34,6 +36,7 @@ class Services:
     backend: ChatBackend
     embedder: Embedder
     limiter: RateLimiter
+    runner: ModelRunner
 
     def preload(self) -> threading.Thread:
         """Load the models in the background so the first request does not wait for them."""
@@ -71,14 +74,21 @@ def batching_config(settings: Settings) -> BatchingConfig:
 
 
 def build_services(settings: Settings) -> Services:
+    """The hosting mode is decided here, once: which runner runs model tasks and which backend chats."""
     limit_blas_threads()
     models = ModelManager(settings)
+    runner: ModelRunner
     backend: ChatBackend
     embedder: Embedder
-    if settings.remote:
-        backend = RemoteChatBackend(settings.base_url, settings.api_key, settings.chat_model)
+    if settings.zero_gpu:
+        runner = ZeroGPURunner(models, settings.zero_gpu_max_seconds)
+        backend = PerCallChatBackend(models, runner, settings.max_prompt_tokens)
     else:
-        backend = LocalChatBackend(models, batching_config(settings), settings.max_prompt_tokens)
+        runner = InProcessRunner(models)
+        if settings.remote:
+            backend = RemoteChatBackend(settings.base_url, settings.api_key, settings.chat_model)
+        else:
+            backend = LocalChatBackend(models, batching_config(settings), settings.max_prompt_tokens)
     if settings.remote and settings.remote_embedding_model:
         embedder = RemoteEmbedder(
             settings.base_url, settings.api_key, settings.remote_embedding_model, lambda: models.encoder().tokenizer
@@ -91,11 +101,12 @@ def build_services(settings: Settings) -> Services:
         chat=ChatService(backend),
         docqa=DocQAService(embedder, backend, docqa_config(settings)),
         classify=ClassifyService(
-            embedder, settings, backend, (lambda: models.nli().model) if settings.zero_shot_model else None
+            embedder, settings, backend, runner, (lambda: models.nli().model) if settings.zero_shot_model else None
         ),
         summarize=SummarizeService(embedder, backend),
         backend=backend,
         embedder=embedder,
         limiter=RateLimiter(settings.rate_limit_per_minute),
-        lab=LabService(models, LocalEmbedder(models)),
+        lab=LabService(models, LocalEmbedder(models), runner),
+        runner=runner,
     )

@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 Quantization = Literal["none", "8bit", "4bit"]
 CpuDecode = Literal["fp16", "fp32"]
 Device = Literal["auto", "cpu", "cuda"]
+EncoderDevice = Literal["same", "auto", "cpu", "cuda"]
 
 PROFILES: dict[str, dict[str, Any]] = {
     # The models shipped inside PyPI packages: works with no network and no GPU. The 135M chat
@@ -43,6 +44,27 @@ PROFILES: dict[str, dict[str, Any]] = {
         "quantization": "4bit",
         "device": "cuda",
     },
+    # A CPU Space (CPU Basic: 2 vCPU, 16 GB): the packaged models' hub originals, which a Space can download.
+    "cpu": {
+        "chat_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "encoder_model": "sentence-transformers/all-MiniLM-L6-v2",
+        "lab_chat_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "quantization": "none",
+        "device": "cpu",
+        "temperature": 0.0,
+    },
+    # A ZeroGPU Space: the chat model in bf16 on the GPU slice each call borrows; the encoder stays on
+    # the CPU, so indexing and retrieval spend no GPU quota. "auto" resolves to the emulated GPU at
+    # start-up and to the real one inside a GPU call.
+    "zerogpu": {
+        "chat_model": "HuggingFaceTB/SmolLM2-1.7B-Instruct",
+        "encoder_model": "sentence-transformers/all-MiniLM-L6-v2",
+        "lab_chat_model": "HuggingFaceTB/SmolLM2-1.7B-Instruct",
+        "quantization": "none",
+        "device": "auto",
+        "encoder_device": "cpu",
+        "zero_gpu": True,
+    },
 }
 
 ENV_PREFIX = "LMDEMO_"
@@ -62,6 +84,9 @@ class Settings:
     quantization: Quantization = "none"
     cpu_decode: CpuDecode = "fp16"
     device: Device = "auto"
+    encoder_device: EncoderDevice = "same"
+    zero_gpu: bool = False
+    zero_gpu_max_seconds: int = 120
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lmdemo")
     preload: bool = True
     system_prompt: str = "You are a helpful assistant."
@@ -101,6 +126,11 @@ class Settings:
         """The chat model loaded in this process: the chat model, or the Lab's when chat is remote."""
         return self.lab_chat_model if self.remote else self.chat_model
 
+    @property
+    def encoder_placement(self) -> Device:
+        """Where the BERT-style models (encoder, NLI, the Lab's encoder copy) run."""
+        return self.device if self.encoder_device == "same" else self.encoder_device
+
 
 def auth_users(auth: str) -> list[tuple[str, str]]:
     """`USER:PASSWORD[,USER:PASSWORD]` → pairs for Gradio's `auth`; raises on a malformed entry."""
@@ -113,11 +143,25 @@ def auth_users(auth: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def default_profile() -> str:
-    """`gpu` when CUDA is present, else `offline`."""
+def zero_gpu_space(env: Mapping[str, str]) -> bool:
+    """Hugging Face sets SPACES_ZERO_GPU on ZeroGPU Spaces (the `spaces` package reads it the same way)."""
+    return env.get("SPACES_ZERO_GPU", "").lower() in {"1", "t", "true"}
+
+
+def on_space(env: Mapping[str, str]) -> bool:
+    """Any Hugging Face Space (CPU, GPU or ZeroGPU)."""
+    return env.get("SYSTEM") == "spaces" or bool(env.get("SPACE_ID"))
+
+
+def default_profile(env: Mapping[str, str], zero_gpu: bool = False) -> str:
+    """`zerogpu` in ZeroGPU mode, `gpu` when CUDA is present, `cpu` on a CPU Space, else `offline`."""
+    if zero_gpu:
+        return "zerogpu"
     import torch
 
-    return "gpu" if torch.cuda.is_available() else "offline"
+    if torch.cuda.is_available():
+        return "gpu"
+    return "cpu" if on_space(env) else "offline"
 
 
 def _coerce(name: str, raw: Any) -> Any:
@@ -153,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=get_args(Device), help="where the models run")
     parser.add_argument("--cpu-decode", choices=get_args(CpuDecode),
                         help="CPU chat decoding: fp16 weight copies (default; faster, +50%% memory) or fp32 only")
+    parser.add_argument("--encoder-device", choices=get_args(EncoderDevice),
+                        help="where the encoder runs (default: same as --device)")
+    parser.add_argument("--zero-gpu", action="store_true", default=None,
+                        help="ZeroGPU mode: every model call in a per-request GPU task (on by itself on ZeroGPU Spaces)")
     parser.add_argument("--base-url", help="OpenAI-compatible server for the remote profile, e.g. http://host:8000/v1")
     parser.add_argument("--api-key", help="key for --base-url (or LMDEMO_API_KEY)")
     parser.add_argument("--remote-embedding-model", help="remote profile: embed with this model on --base-url too")
@@ -181,7 +229,10 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
     }
     from_flags = {name: value for name, value in flags.items() if value is not None}
 
-    profile = from_flags.get("profile") or from_env.get("profile") or default_profile()
+    if "zero_gpu" not in from_env and zero_gpu_space(env):
+        from_env["zero_gpu"] = "true"
+    zero_gpu = _coerce("zero_gpu", from_flags.get("zero_gpu", from_env.get("zero_gpu", False)))
+    profile = from_flags.get("profile") or from_env.get("profile") or default_profile(env, zero_gpu)
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(sorted(PROFILES))}")
 
@@ -190,14 +241,19 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
     values.update({name: _coerce(name, raw) for name, raw in from_flags.items()})
     values["profile"] = profile
     settings = Settings(**values)
-    for name, kind in (("quantization", Quantization), ("cpu_decode", CpuDecode), ("device", Device)):
+    for name, kind in (("quantization", Quantization), ("cpu_decode", CpuDecode), ("device", Device),
+                       ("encoder_device", EncoderDevice)):
         allowed = get_args(kind)
         if getattr(settings, name) not in allowed:
             raise ValueError(f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}, not {getattr(settings, name)!r}")
     if settings.remote and not (settings.base_url and settings.chat_model):
         raise ValueError("the remote profile needs --base-url and --chat-model (the model name on that server)")
+    if settings.remote and settings.zero_gpu:
+        raise ValueError("ZeroGPU mode runs models in this app; the remote profile sends chat elsewhere: pick one")
     auth_users(settings.auth)
     if settings.max_running < 1 or settings.max_waiting < 0:
         raise ValueError("max_running must be at least 1 and max_waiting at least 0")
+    if settings.zero_gpu_max_seconds < 10:
+        raise ValueError("zero_gpu_max_seconds must be at least 10")
     return settings
 

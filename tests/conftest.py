@@ -130,16 +130,16 @@ def free_port() -> int:
 
 
 class RunningApp:
-    """`python app.py` in a subprocess on a free port."""
+    """`python app.py` (or another entry `script`) in a subprocess on a free port."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, script: Path = ROOT / "app.py") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = ROOT / ".pytest_cache" / f"app-{self.port}.log"
         self.log.parent.mkdir(exist_ok=True)
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--port", str(self.port), *args],
+            [sys.executable, str(script), "--port", str(self.port), *args],
             cwd=ROOT,
             env={**os.environ, **(env or {})},
             stdout=self._log_file,

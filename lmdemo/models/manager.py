@@ -55,17 +55,24 @@ class ModelManager:
                 )
         return loaded
 
-    def _load_options(self) -> dict:
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def _load_options(self, device: str) -> dict:
         s = self._settings
         return {
-            "device": s.device,
+            "device": device,
             "quantization": s.quantization,
             "cache_dir": s.cache_dir,
             "trust_remote_code": s.trust_remote_code,
         }
 
     def _chat_options(self) -> dict:
-        return {**self._load_options(), "cpu_decode": self._settings.cpu_decode}
+        return {**self._load_options(self._settings.device), "cpu_decode": self._settings.cpu_decode}
+
+    def _encoder_options(self) -> dict:
+        return self._load_options(self._settings.encoder_placement)
 
     def chat(self) -> LoadedModel:
         """The GPT-style chat model."""
@@ -73,11 +80,11 @@ class ModelManager:
 
     def encoder(self) -> LoadedModel:
         """The BERT-style sentence encoder."""
-        return self._get("encoder", lambda: load_encoder(self._settings.encoder_model, **self._load_options()))
+        return self._get("encoder", lambda: load_encoder(self._settings.encoder_model, **self._encoder_options()))
 
     def nli(self) -> LoadedModel:
         """The optional NLI model for zero-shot classification (`settings.zero_shot_model`)."""
-        return self._get("nli", lambda: load_nli(self._settings.zero_shot_model, **self._load_options()))
+        return self._get("nli", lambda: load_nli(self._settings.zero_shot_model, **self._encoder_options()))
 
     def chat_eager(self) -> LoadedModel:
         """A second copy of the chat model with eager attention, loaded only when the Lab needs it.
@@ -87,14 +94,15 @@ class ModelManager:
         return self._get(
             "chat-eager",
             lambda: load_causal_lm(
-                self._settings.local_chat_model, attn_implementation="eager", cpu_decode="fp32", **self._load_options()
+                self._settings.local_chat_model, attn_implementation="eager", cpu_decode="fp32",
+                **self._load_options(self._settings.device),
             ),
         )
 
     def encoder_eager(self) -> LoadedModel:
         """The encoder's transformer with eager attention, loaded only when the Lab needs it."""
         return self._get(
-            "encoder-eager", lambda: load_encoder_transformer(self._settings.encoder_model, **self._load_options())
+            "encoder-eager", lambda: load_encoder_transformer(self._settings.encoder_model, **self._encoder_options())
         )
 
     def reports(self) -> list[ModelReport]:

@@ -23,6 +23,7 @@ import numpy as np
 from lmdemo.errors import UserError
 
 Progress = Callable[[float, str], None]
+METRICS_FILE = "lmdemo_metrics.json"
 
 
 class TrainingCancelled(UserError):
@@ -211,18 +212,39 @@ class TrainedClassifier:
         return _predictions(np.vstack(rows), self.classes)
 
     def export_zip(self) -> bytes:
-        """The model as safetensors plus config and tokenizer, zipped, for download."""
+        """The model as safetensors plus config and tokenizer, zipped: the download, and what crosses
+        back from a ZeroGPU worker (only plain bytes can)."""
         import tempfile
 
+        info = {"base": self.base, "max_length": self.max_length, **self.metrics}
         with tempfile.TemporaryDirectory() as folder:
             self.model.save_pretrained(folder, safe_serialization=True)
             self.tokenizer.save_pretrained(folder)
-            Path(folder, "lmdemo_metrics.json").write_text(json.dumps({"base": self.base, **self.metrics}, indent=2))
+            Path(folder, METRICS_FILE).write_text(json.dumps(info, indent=2))
             buffer = io.BytesIO()
-            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # safetensors do not compress
                 for path in sorted(Path(folder).iterdir()):
                     archive.write(path, path.name)
         return buffer.getvalue()
+
+    @classmethod
+    def from_zip(cls, data: bytes, device: str = "cpu") -> "TrainedClassifier":
+        """Load a model written by `export_zip` (safetensors only) onto `device`."""
+        import tempfile
+
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        with tempfile.TemporaryDirectory() as folder, zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in archive.namelist():
+                if Path(name).name != name:
+                    raise UserError("The model archive holds nested paths; it was not written by lmdemo.")
+            archive.extractall(folder)
+            info = json.loads(Path(folder, METRICS_FILE).read_text())
+            model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True, device_map=device)
+            tokenizer = AutoTokenizer.from_pretrained(folder)
+        base, max_length = info.pop("base", ""), int(info.pop("max_length"))
+        classes = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        return cls(model.eval(), tokenizer, classes, max_length, info, base)
 
 
 def fine_tune(

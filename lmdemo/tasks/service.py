@@ -6,13 +6,16 @@ them in the user's session.
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from lmdemo.errors import UserError
-from lmdemo.models.loading import load_sequence_classifier
+from lmdemo.models.loading import load_sequence_classifier, resolve_device
+from lmdemo.models.runner import model_task
 from lmdemo.models.types import SamplingParams
 from lmdemo.settings import Settings
 from lmdemo.tasks.classify import (
@@ -33,10 +36,16 @@ from lmdemo.tasks.summarize import abstractive, extractive
 from lmdemo.text import clean_user_text
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from lmdemo.docqa.index import Embedder
     from lmdemo.models.backend import ChatBackend
+    from lmdemo.models.manager import ModelManager
+    from lmdemo.models.runner import ModelRunner
+
+# What one GPU call may fine-tune: rows x epochs a GPU trains per second for a small BERT-style
+# model at max length 128 (batch 16), after loading the base. Conservative, so jobs are refused
+# rather than cut off by ZeroGPU.
+TRAIN_ROWS_PER_SECOND = 100.0
+TRAIN_START_SECONDS = 20.0
 
 
 def sample_shots(data: LabelledTexts, shots: int, seed: int = 0) -> LabelledTexts:
@@ -51,6 +60,72 @@ def sample_shots(data: LabelledTexts, shots: int, seed: int = 0) -> LabelledText
     return LabelledTexts(texts, labels)
 
 
+def _fine_tune_seconds(max_seconds: float, texts: Sequence[str], labels: Sequence[str], config: dict[str, Any],
+                       quantization: str) -> float:
+    """GPU time of a fine-tuning job; refuses one that cannot fit a GPU call, saying how to shrink it."""
+    rows, epochs = len(texts), int(config["epochs"])
+    seconds = TRAIN_START_SECONDS + rows * epochs / TRAIN_ROWS_PER_SECOND
+    if seconds > max_seconds:
+        fits = int((max_seconds - TRAIN_START_SECONDS) * TRAIN_ROWS_PER_SECOND / epochs)
+        raise UserError(
+            f"Fine-tuning {rows:,} rows for {epochs} epoch(s) needs about {seconds:.0f} s of GPU time, more than the "
+            f"{max_seconds:.0f} s one GPU call may use here. Use at most {fits:,} rows with {epochs} epoch(s), "
+            "or fewer epochs."
+        )
+    return seconds
+
+
+@model_task(_fine_tune_seconds)
+def fine_tune_task(models: ModelManager, texts: list[str], labels: list[str], config: dict[str, Any],
+                   quantization: str) -> Iterator[dict[str, Any]]:
+    """Fine-tune the encoder in a thread of its own, yielding progress, then the model as zip bytes.
+
+    Closing the stream (Cancel) stops training at the next step.
+    """
+    s = models.settings
+
+    def load(classes: list[str]) -> Any:
+        return load_sequence_classifier(
+            s.encoder_model, labels=classes, device=s.device, quantization=quantization,  # type: ignore[arg-type]
+            cache_dir=s.cache_dir, trust_remote_code=s.trust_remote_code,
+        )
+
+    updates: queue.SimpleQueue = queue.SimpleQueue()
+    cancel = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["model"] = fine_tune(
+                load, texts, labels, TrainConfig(**config), lambda f, m: updates.put((f, m)), cancel, base=s.encoder_model
+            )
+        except BaseException as error:  # raised to the caller below
+            outcome["error"] = error
+        updates.put(None)
+
+    worker = threading.Thread(target=work, name="lmdemo-finetune", daemon=True)
+    worker.start()
+    try:
+        while (update := updates.get()) is not None:
+            yield {"progress": update[0], "message": update[1]}
+    finally:
+        cancel.set()
+        worker.join(timeout=60)
+    if "error" in outcome:
+        raise outcome["error"]
+    yield {"progress": 1.0, "message": "done", "model": outcome["model"].export_zip()}
+
+
+@dataclass(frozen=True)
+class TrainingUpdate:
+    """Fine-tuning progress; the last update carries the model and its zip (the download)."""
+
+    fraction: float
+    message: str
+    model: TrainedClassifier | None = None
+    archive: bytes = b""
+
+
 class ClassifyService:
     """Zero-shot, few-shot and fine-tuned classification on the configured encoder.
 
@@ -58,10 +133,12 @@ class ClassifyService:
     else encoder similarity; `zero_shot_chat` asks the chat model instead.
     """
 
-    def __init__(self, embedder: Embedder, settings: Settings, chat: ChatBackend, nli: Any = None) -> None:
+    def __init__(self, embedder: Embedder, settings: Settings, chat: ChatBackend, runner: ModelRunner,
+                 nli: Any = None) -> None:
         self._embedder = embedder
         self._settings = settings
         self._chat = chat
+        self._runner = runner
         self._nli = nli
 
     def _texts(self, texts: Sequence[str]) -> list[str]:
@@ -89,24 +166,43 @@ class ClassifyService:
     def few_shot(self, head: FewShotClassifier, texts: Sequence[str]) -> list[Prediction]:
         return head.predict(self._embedder.embed, self._texts(texts))
 
+    def fine_tune_stream(
+        self, data: LabelledTexts, config: TrainConfig = TrainConfig(), quantization: str = "none"
+    ) -> Iterator[TrainingUpdate]:
+        """Fine-tune the encoder as a classifier (a model task: on ZeroGPU, one GPU call); closing stops it.
+
+        `quantization="8bit"` loads the base with bitsandbytes. The trained model arrives as zip
+        bytes and is loaded where the encoders run.
+        """
+        texts = self._texts(data.texts)
+        device = resolve_device(self._settings.encoder_placement)
+        stream = self._runner.stream(fine_tune_task, texts, list(data.labels), asdict(config), quantization)
+        try:
+            for update in stream:
+                if "model" in update:
+                    model = TrainedClassifier.from_zip(update["model"], device)
+                    yield TrainingUpdate(1.0, update["message"], model, update["model"])
+                else:
+                    yield TrainingUpdate(update["progress"], update["message"])
+        finally:
+            stream.close()
+
     def fine_tune(
         self,
         data: LabelledTexts,
         config: TrainConfig = TrainConfig(),
         progress: Progress | None = None,
-        cancel: threading.Event | None = None,
         quantization: str = "none",
     ) -> TrainedClassifier:
-        """Fine-tune the encoder as a classifier; `quantization="8bit"` loads the base with bitsandbytes."""
-        s = self._settings
-
-        def load(classes: list[str]):
-            return load_sequence_classifier(
-                s.encoder_model, labels=classes, device=s.device, quantization=quantization,  # type: ignore[arg-type]
-                cache_dir=s.cache_dir, trust_remote_code=s.trust_remote_code,
-            )
-
-        return fine_tune(load, self._texts(data.texts), data.labels, config, progress, cancel, base=s.encoder_model)
+        """The finished fine-tuned model (for batch use)."""
+        model = None
+        for update in self.fine_tune_stream(data, config, quantization):
+            if progress is not None:
+                progress(update.fraction, update.message)
+            model = update.model or model
+        if model is None:
+            raise UserError("Training ended without a model.")
+        return model
 
 
 class SummarizeService:

@@ -10,7 +10,6 @@ import gradio as gr
 
 from lmdemo.limits import MAX_CHARS_PER_TOKEN
 from lmdemo.models.types import SamplingParams
-from lmdemo.runtime import gpu_task
 from lmdemo.ui.guard import guard
 from lmdemo.ui.throttle import throttled
 
@@ -101,7 +100,7 @@ def build_chat_tab(services: "Services") -> None:
             yield f"{ERROR_OPEN}⚠️ {error.message}{STATUS_CLOSE}"
 
     gr.ChatInterface(
-        gpu_task(respond),
+        respond,
         chatbot=gr.Chatbot(
             label="Chat",
             scale=1,
@@ -142,4 +141,4 @@ def build_chat_tab(services: "Services") -> None:
                     record.update(update.stats.log_fields())
                 yield update.text
 
-    gr.api(gpu_task(chat), api_name="chat")
+    gr.api(chat, api_name="chat")

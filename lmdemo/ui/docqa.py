@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from lmdemo.errors import UserError
-from lmdemo.runtime import gpu_task
 from lmdemo.ui.chat import sampling
 from lmdemo.ui.guard import guard
 from lmdemo.ui.throttle import throttled
@@ -109,7 +108,7 @@ def build_docqa_tab(services: "Services") -> None:
                 yield update.text, [source.as_dict() for source in update.sources]
 
     ingest_event = ingest_btn.click(
-        gpu_task(ingest), [files, index_state], [ingest_status, index_state], api_name="ingest", concurrency_limit=2
+        ingest, [files, index_state], [ingest_status, index_state], api_name="ingest", concurrency_limit=2
     )
     ingest_event.then(_documents_markdown, index_state, documents, api_visibility="private")
     clear_btn.click(
@@ -117,5 +116,5 @@ def build_docqa_tab(services: "Services") -> None:
         api_visibility="private",
     )
     gr.on(
-        [ask_btn.click, question.submit], gpu_task(ask), [question, index_state, mode, top_k], [answer, sources], api_name="ask"
+        [ask_btn.click, question.submit], ask, [question, index_state, mode, top_k], [answer, sources], api_name="ask"
     ).then(sources_html, sources, sources_view, api_visibility="private")

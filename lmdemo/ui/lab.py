@@ -11,7 +11,6 @@ import gradio as gr
 import pandas as pd
 
 from lmdemo.errors import UserError
-from lmdemo.runtime import gpu_task
 from lmdemo.ui.guard import guard
 from lmdemo.ui.heatmap import heatmap_html
 
@@ -131,5 +130,5 @@ def build_lab_tab(services: "Services") -> None:
         return {"tokens": names, "matrix": matrix.round(6).tolist()}
 
     gr.api(tokenize, api_name="tokenize")
-    gr.api(gpu_task(next_token), api_name="next_token")
-    gr.api(gpu_task(attention), api_name="attention")
+    gr.api(next_token, api_name="next_token")
+    gr.api(attention, api_name="attention")

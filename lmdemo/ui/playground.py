@@ -4,9 +4,7 @@ Trained heads and models live in this session's gr.State. Endpoints: `/classify`
 (text, labels, mode → label scores) and `/summarize` (text, mode, length → summary).
 """
 
-import queue
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +13,6 @@ import gradio as gr
 
 from lmdemo.docqa.loaders import load_document
 from lmdemo.errors import UserError
-from lmdemo.runtime import gpu_task
 from lmdemo.tasks.classify import TrainConfig, parse_labels
 from lmdemo.tasks.dataset import LabelledTexts, read_csv
 from lmdemo.ui.guard import guard
@@ -153,42 +150,23 @@ def build_playground_tab(services: "Services") -> None:
                 data = read_csv(Path(path))
             finally:
                 Path(path).unlink(missing_ok=True)
-        updates: queue.Queue = queue.Queue()
-        cancel = threading.Event()
-        outcome: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                outcome["model"] = classify.fine_tune(
-                    data, TrainConfig(epochs=int(n_epochs)), lambda f, m: updates.put((f, m)), cancel,
-                    "8bit" if quantized else "none",
+            counts = ", ".join(f"{k}: {v}" for k, v in data.counts().items())
+            yield f"Training on {len(data.texts)} rows ({counts})…", "", gr.skip(), gr.DownloadButton(visible=False)
+            quantization = "8bit" if quantized else "none"
+            for update in throttled(classify.fine_tune_stream(data, TrainConfig(epochs=int(n_epochs)), quantization),
+                                    interval=0.25, is_last=lambda u: u.model is not None):
+                progress(update.fraction, desc=update.message)
+                if update.model is None:
+                    yield update.message, gr.skip(), gr.skip(), gr.skip()
+                    continue
+                archive = Path(tempfile.mkdtemp(prefix="lmdemo-model-")) / "classifier.zip"
+                archive.write_bytes(update.archive)
+                yield (
+                    "Done. Choose **fine-tuned** and classify, or download the model.",
+                    confusion_html(update.model.metrics),
+                    update.model,
+                    gr.DownloadButton(value=str(archive), visible=True),
                 )
-            except BaseException as error:  # shown to the user below
-                outcome["error"] = error
-            updates.put(None)
-
-        worker = threading.Thread(target=work, name="lmdemo-finetune", daemon=True)
-        worker.start()
-        counts = ", ".join(f"{k}: {v}" for k, v in data.counts().items())
-        yield f"Training on {len(data.texts)} rows ({counts})…", "", gr.skip(), gr.DownloadButton(visible=False)
-        try:
-            while (item := updates.get()) is not None:
-                progress(item[0], desc=item[1])
-                yield item[1], gr.skip(), gr.skip(), gr.skip()
-        finally:
-            cancel.set()
-        if "error" in outcome:
-            error = outcome["error"]
-            raise gr.Error(str(error) if isinstance(error, UserError) else f"Training failed: {error}")
-        model = outcome["model"]
-        archive = Path(tempfile.mkdtemp(prefix="lmdemo-model-")) / "classifier.zip"
-        archive.write_bytes(model.export_zip())
-        yield (
-            "Done. Choose **fine-tuned** and classify, or download the model.",
-            confusion_html(model.metrics),
-            model,
-            gr.DownloadButton(value=str(archive), visible=True),
-        )
 
     def load_text(file: str | None, request: gr.Request) -> str:
         if not file:
@@ -206,12 +184,12 @@ def build_playground_tab(services: "Services") -> None:
             record["mode"] = which
             yield from throttled(summarize.summarize(value or "", which, int(n), lambda f, m: progress(f, desc=m)))
 
-    gr.on([classify_btn.click, text.submit], gpu_task(run_classify), [text, labels, mode, few_shot_state, fine_tuned_state],
+    gr.on([classify_btn.click, text.submit], run_classify, [text, labels, mode, few_shot_state, fine_tuned_state],
           scores, api_name="classify")
     train_few_btn.click(train_few, shots, [few_shot_state, few_status], api_visibility="private")
-    train_event = train_btn.click(gpu_task(train), [csv_file, epochs, eight_bit],
+    train_event = train_btn.click(train, [csv_file, epochs, eight_bit],
                                   [train_status, metrics_view, fine_tuned_state, download], api_name="fine_tune",
                                   concurrency_limit=1, concurrency_id="fine-tune")
     cancel_btn.click(lambda: "Cancelled.", None, train_status, cancels=[train_event], api_visibility="private")
     upload.upload(load_text, upload, source, api_visibility="private")
-    sum_btn.click(gpu_task(run_summarize), [source, sum_mode, length], summary, api_name="summarize")
+    sum_btn.click(run_summarize, [source, sum_mode, length], summary, api_name="summarize")

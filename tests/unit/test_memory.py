@@ -1,11 +1,8 @@
-"""Out-of-memory becomes a message for one request and memory is freed; ZeroGPU's decorator is
-used exactly when the `spaces` package is there."""
+"""Out-of-memory becomes a message for one request and memory is freed."""
 
 from __future__ import annotations
 
-import sys
 import threading
-import types
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,6 @@ from lmdemo.models.manager import ModelManager
 from lmdemo.models.memory import OutOfMemoryError
 from lmdemo.models.scheduler import BatchingConfig
 from lmdemo.models.types import SamplingParams
-from lmdemo.runtime import gpu_task
 from lmdemo.settings import Settings
 
 
@@ -68,16 +64,3 @@ def test_other_errors_pass_through_unchanged() -> None:
         with memory.out_of_memory_guard("testing", ""):
             raise ValueError("plain")
 
-
-def test_gpu_task_is_a_no_op_without_spaces_and_spaces_gpu_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    def handler(x: int) -> int:
-        return x + 1
-
-    monkeypatch.setitem(sys.modules, "spaces", None)  # import spaces → ImportError
-    assert gpu_task(handler) is handler
-    marked: list = []
-    fake = types.ModuleType("spaces")
-    fake.GPU = lambda fn: (marked.append(fn), fn)[1]
-    monkeypatch.setitem(sys.modules, "spaces", fake)
-    assert gpu_task(handler)(1) == 2
-    assert marked == [handler]
