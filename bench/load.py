@@ -1,7 +1,7 @@
 """Many users at once, through gradio_client, against the running app.
 
     python bench/load.py [--url URL] [--sessions 1 4 8 16 1] [--seconds 60] [--max-new-tokens 64]
-    python bench/load.py --soak [--seconds 300] [--sessions 16]
+    python bench/load.py --soak [--seconds 300] [--sessions 16] [--app-args "--profile cpu ..."]
 
 Load: N chat sessions for a fixed time, each sending its next message as soon as the last
 reply ends; reports aggregate tokens/s generated inside the window (tokens counted with the
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shlex
 import statistics
 import tempfile
 import threading
@@ -63,10 +64,10 @@ def chat_tokenizer() -> Any:
 class App:
     """`python app.py` on a free port, for runs without --url."""
 
-    def __init__(self) -> None:
+    def __init__(self, args: list[str]) -> None:
         from tests.conftest import RunningApp
 
-        self.running = RunningApp([])
+        self.running = RunningApp(args)
         self.running.wait_ready()
         self.url = self.running.url
         self.pid = self.running.process.pid
@@ -229,10 +230,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--soak", action="store_true", help="16 sessions mixing chat, ask and classify")
+    parser.add_argument("--app-args", default="", help='flags for the app it starts, e.g. "--profile cpu --zero-gpu"')
     args = parser.parse_args()
     if args.soak and args.url:
         parser.error("--soak starts its own app (it reads the app's memory); drop --url")
-    app = None if args.url else App()
+    app = None if args.url else App(shlex.split(args.app_args))
     url = args.url or app.url
     try:
         if args.soak:

@@ -1,4 +1,4 @@
-"""Batch command lines over the same services as the app: `python -m lmdemo retrieve ...`."""
+"""Command lines over the same services as the app: `python -m lmdemo retrieve | classify | summarize | check-space`."""
 
 from __future__ import annotations
 
@@ -110,6 +110,13 @@ def summarize(args: argparse.Namespace) -> None:
           file=sys.stderr)
 
 
+def check_space(args: argparse.Namespace) -> None:
+    """Validate the repository as a Hugging Face Space; exit status 1 when something is wrong."""
+    from lmdemo.hosting.spaces_check import main as check
+
+    raise SystemExit(check(args.root))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lmdemo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--mode", choices=["extractive", "abstractive"], default="extractive")
     m.add_argument("--sentences", type=int, default=3)
     m.set_defaults(run=summarize)
+    s = commands.add_parser("check-space", help="validate README front matter and requirements.txt for a Space")
+    s.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1], help="repository root")
+    s.set_defaults(run=check_space)
     return parser
 
 

@@ -48,7 +48,6 @@ PROFILES: dict[str, dict[str, Any]] = {
     "cpu": {
         "chat_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
         "encoder_model": "sentence-transformers/all-MiniLM-L6-v2",
-        "lab_chat_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
         "quantization": "none",
         "device": "cpu",
         "temperature": 0.0,
@@ -59,7 +58,6 @@ PROFILES: dict[str, dict[str, Any]] = {
     "zerogpu": {
         "chat_model": "HuggingFaceTB/SmolLM2-1.7B-Instruct",
         "encoder_model": "sentence-transformers/all-MiniLM-L6-v2",
-        "lab_chat_model": "HuggingFaceTB/SmolLM2-1.7B-Instruct",
         "quantization": "none",
         "device": "auto",
         "encoder_device": "cpu",

@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from lmdemo.errors import UserError
 log = logging.getLogger(__name__)
 
 PACKAGE_PREFIX = "package:"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class ModelSourceError(UserError, ValueError):
@@ -68,6 +70,11 @@ def _display_name(path: Path, gguf: Path | None) -> str:
         return gguf.name.removesuffix(".gguf")
     name = path.name
     return path.parent.name if name in {"model", "models"} else name
+
+
+def is_hub_id(spec: str) -> bool:
+    """`org/name` as the hub spells it: not a package, not a path (the file system is not consulted)."""
+    return bool(HUB_ID.match(spec.strip())) and not spec.startswith(PACKAGE_PREFIX)
 
 
 def resolve(spec: str) -> ModelSource:
