@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from lmdemo.errors import UserError
+from lmdemo.errors import ServerBusyError, UserError
 
 MAX_CHARS_PER_TOKEN = 16  # no tokenizer packs more into a token: longer text cannot fit the token limit
 
@@ -46,3 +48,24 @@ class RateLimiter:
                     f"Try again in {max(1, round(wait))} s."
                 )
             stamps.append(now)
+
+
+class Slots:
+    """At most `running + waiting` chat requests in the server at once; one more is told to retry."""
+
+    def __init__(self, running: int, waiting: int) -> None:
+        self._running, self._waiting = running, waiting
+        self._free = threading.BoundedSemaphore(running + waiting)
+
+    @contextmanager
+    def take(self) -> Iterator[None]:
+        """Hold a slot for the block; ServerBusyError when every slot is taken."""
+        if not self._free.acquire(blocking=False):
+            raise ServerBusyError(
+                f"The server is busy ({self._running} replies running and {self._waiting} waiting). "
+                "Please try again in a moment."
+            )
+        try:
+            yield
+        finally:
+            self._free.release()

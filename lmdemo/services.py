@@ -10,7 +10,7 @@ from lmdemo.docqa.index import Embedder
 from lmdemo.docqa.service import DocQAConfig, DocQAService
 from lmdemo.lab.service import LabService
 from lmdemo.hosting.zerogpu import ZeroGPURunner
-from lmdemo.limits import RateLimiter
+from lmdemo.limits import RateLimiter, Slots
 from lmdemo.models.backend import ChatBackend, LocalChatBackend, PerCallChatBackend
 from lmdemo.models.embedding import LocalEmbedder
 from lmdemo.models.manager import ModelManager
@@ -82,7 +82,9 @@ def build_services(settings: Settings) -> Services:
     embedder: Embedder
     if settings.zero_gpu:
         runner = ZeroGPURunner(models, settings.zero_gpu_max_seconds)
-        backend = PerCallChatBackend(models, runner, settings.max_prompt_tokens)
+        backend = PerCallChatBackend(
+            models, runner, Slots(settings.max_running, settings.max_waiting), settings.max_prompt_tokens
+        )
     else:
         runner = InProcessRunner(models)
         if settings.remote:

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from typing import Any, Protocol
 
+from lmdemo.limits import Slots
 from lmdemo.models.generation import end_token_ids, prepare_prompt, stream_ids
 from lmdemo.models.manager import ModelManager
 from lmdemo.models.memory import out_of_memory_guard
@@ -94,9 +95,11 @@ class PerCallChatBackend:
     templated and trimmed here, so a message that is too long is refused before any GPU time.
     """
 
-    def __init__(self, manager: ModelManager, runner: ModelRunner, max_prompt_tokens: int | None = None) -> None:
+    def __init__(self, manager: ModelManager, runner: ModelRunner, slots: Slots,
+                 max_prompt_tokens: int | None = None) -> None:
         self._manager = manager
         self._runner = runner
+        self._slots = slots
         self._max_prompt_tokens = max_prompt_tokens
 
     def model_name(self) -> str:
@@ -109,15 +112,14 @@ class PerCallChatBackend:
         ids, max_new = prepare_prompt(
             loaded.model, loaded.tokenizer, messages, params.max_new_tokens, self._max_prompt_tokens
         )
-        stream = self._runner.stream(generate_task, ids, max_new, asdict(params))
-        completion = 0
-        try:
-            for item in stream:
-                chunk = Chunk(**item)
-                completion = chunk.completion_tokens
-                if cancel is not None and cancel.is_set():
-                    yield Chunk("", completion, len(ids), "cancelled")
-                    return
-                yield chunk
-        finally:
-            stream.close()
+        with self._slots.take():
+            stream = self._runner.stream(generate_task, ids, max_new, asdict(params))
+            try:
+                for item in stream:
+                    chunk = Chunk(**item)
+                    if cancel is not None and cancel.is_set():
+                        yield Chunk("", chunk.completion_tokens, len(ids), "cancelled")
+                        return
+                    yield chunk
+            finally:
+                stream.close()

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from lmdemo.errors import ServerBusyError
+from lmdemo.limits import Slots
 from lmdemo.models import batch_sampling
 from lmdemo.models.generation import stream_ids
 from lmdemo.models.memory import is_out_of_memory
@@ -65,7 +65,7 @@ class BatchScheduler:
         self._tokenizer = tokenizer
         self._stop_ids = list(stop_ids)
         self._config = config
-        self._slots = threading.BoundedSemaphore(config.max_running + config.max_waiting)
+        self._slots = Slots(config.max_running, config.max_waiting)
         self._routes: dict[str, queue.SimpleQueue] = {}
         self._routes_lock = threading.Lock()
         self._counter = 0
@@ -128,12 +128,7 @@ class BatchScheduler:
 
         Raises ServerBusyError (on the first `next`) when every slot is taken.
         """
-        if not self._slots.acquire(blocking=False):
-            raise ServerBusyError(
-                f"The server is busy ({self._config.max_running} replies running and "
-                f"{self._config.max_waiting} waiting). Please try again in a moment."
-            )
-        try:
+        with self._slots.take():
             if not self._manager.is_running():
                 raise RuntimeError("the batching loop has stopped; restart the app")
             if params.repetition_penalty != 1.0:
@@ -142,8 +137,6 @@ class BatchScheduler:
                 )
             else:
                 yield from self._batched(list(prompt), max_new_tokens, params, cancel)
-        finally:
-            self._slots.release()
 
     def _batched(
         self, prompt: list[int], max_new_tokens: int, params: SamplingParams, cancel: threading.Event

@@ -34,7 +34,7 @@ def test_few_shot_then_fine_tune_then_classify(page, running_app: RunningApp, tm
     page.get_by_role("button", name="Fine-tune", exact=True).click()
     page.get_by_text("Held-out accuracy").wait_for(timeout=120000)
     assert page.locator("table.lm-confusion tr").count() == 3
-    assert page.get_by_text("Download the model (.zip)").is_visible()
+    page.get_by_text("Download the model (.zip)").wait_for(state="visible", timeout=10000)
 
     page.get_by_label("fine-tuned").check()
     page.get_by_label("Text to classify").fill("The winger scored in the derby.")

@@ -43,8 +43,13 @@ def services(tiny_llama_dir: Path, tiny_bert_dir: Path, tmp_path: Path) -> Servi
         cache_dir=tmp_path, temperature=0.0, rate_limit_per_minute=0, docqa_min_relevance=-1.0,
     )
     built = build_services(settings)
-    hosting.start(built)
+    zerogpu.load_at_start(built.models)  # what hosting.start does, without its process-wide thread check
     return built
+
+
+def _model_threads() -> set[threading.Thread]:
+    """Model threads alive now (other tests may leave batching loops running: compare before and after)."""
+    return {t for t in threading.enumerate() if any(m in t.name for m in zerogpu.MODEL_THREAD_MARKERS)}
 
 
 @pytest.fixture
@@ -70,14 +75,22 @@ def _reply(services: Services, message: str = "hi") -> str:
 
 
 def test_zerogpu_mode_starts_no_model_thread_and_chats_through_gpu_calls(
-    services: Services, tasks_run: list[tuple[str, str]]
+    tiny_llama_dir: Path, tiny_bert_dir: Path, tmp_path: Path, tasks_run: list[tuple[str, str]]
 ) -> None:
+    before = _model_threads()
+    settings = Settings(zero_gpu=True, chat_model=str(tiny_llama_dir), encoder_model=str(tiny_bert_dir), device="cpu",
+                        cache_dir=tmp_path, rate_limit_per_minute=0)
+    services = build_services(settings)
+    if before:  # another test left a batching loop running: hosting.start's process-wide check would see it
+        zerogpu.load_at_start(services.models)
+    else:
+        hosting.start(services)
     assert isinstance(services.backend, PerCallChatBackend)
-    assert zerogpu.model_threads() == []
+    assert _model_threads() == before
     reply = _reply(services)
     assert reply.strip()
     assert tasks_run == [("generate_task", "finished")]
-    assert zerogpu.model_threads() == [], "the reply's generate thread must be gone when the call ends"
+    assert _model_threads() == before, "the reply's generate thread must be gone when the call ends"
     assert _reply(services) == reply, "greedy replies repeat exactly"
 
 
@@ -157,7 +170,7 @@ def test_zerogpu_stop_ends_generation(services: Services, tasks_run: list[tuple[
     next(stream)
     stream.close()
     assert tasks_run[-1] == ("generate_task", "stopped")
-    assert zerogpu.model_threads() == []
+    assert not any(t.name == "lmdemo-generate" for t in threading.enumerate()), "generation must end with Stop"
 
 
 def test_zerogpu_values_crossing_are_plain_and_pickle(services: Services) -> None:
@@ -255,3 +268,17 @@ def test_zerogpu_settings_follow_the_space(tmp_path: Path) -> None:
                                       "LMDEMO_PROFILE": "offline"}).zero_gpu
     with pytest.raises(ValueError, match="ZeroGPU mode runs models in this app"):
         load_settings(["--zero-gpu", "--profile", "remote", "--base-url", "http://x/v1", "--chat-model", "m"], env={})
+
+
+def test_zerogpu_replies_share_bounded_slots(services: Services) -> None:
+    from lmdemo.errors import ServerBusyError
+    from lmdemo.limits import Slots
+
+    backend = PerCallChatBackend(services.models, services.runner, Slots(1, 0))
+    messages = [{"role": "user", "content": "hi"}]
+    first = backend.stream(messages, SamplingParams(temperature=0.0, max_new_tokens=500, repetition_penalty=1.0))
+    next(first)
+    with pytest.raises(ServerBusyError, match=r"busy \(1 replies running and 0 waiting\)"):
+        next(backend.stream(messages, GREEDY))
+    first.close()
+    assert list(backend.stream(messages, GREEDY))[-1].finish_reason == "length"
