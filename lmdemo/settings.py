@@ -151,9 +151,12 @@ def on_space(env: Mapping[str, str]) -> bool:
     return env.get("SYSTEM") == "spaces" or bool(env.get("SPACE_ID"))
 
 
-def default_profile(env: Mapping[str, str], zero_gpu: bool = False) -> str:
-    """`zerogpu` in ZeroGPU mode, `gpu` when CUDA is present, `cpu` on a CPU Space, else `offline`."""
-    if zero_gpu:
+def default_profile(env: Mapping[str, str]) -> str:
+    """`zerogpu` on a ZeroGPU Space, `gpu` when CUDA is present, `cpu` on a CPU Space, else `offline`.
+
+    `--zero-gpu` alone keeps the machine's profile: it tries the mode with the models at hand.
+    """
+    if zero_gpu_space(env):
         return "zerogpu"
     import torch
 
@@ -229,8 +232,7 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
 
     if "zero_gpu" not in from_env and zero_gpu_space(env):
         from_env["zero_gpu"] = "true"
-    zero_gpu = _coerce("zero_gpu", from_flags.get("zero_gpu", from_env.get("zero_gpu", False)))
-    profile = from_flags.get("profile") or from_env.get("profile") or default_profile(env, zero_gpu)
+    profile = from_flags.get("profile") or from_env.get("profile") or default_profile(env)
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(sorted(PROFILES))}")
 

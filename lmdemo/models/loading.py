@@ -7,6 +7,7 @@ If bitsandbytes cannot quantize here, the model loads unquantized and the report
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -168,6 +169,15 @@ def _auto_tokenizer(trust_remote_code: bool) -> Callable[[str, Any], Any]:
 # transformers builds a model under a process-wide "empty weights" (meta device) context, so two
 # loads at once (a preload and a user's first request) can leave one with meta tensors.
 _LOADING = threading.Lock()
+
+
+def _new_loading_lock() -> None:
+    """A forked ZeroGPU worker loads models too; it must not inherit a lock its parent holds."""
+    global _LOADING
+    _LOADING = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_loading_lock)
 
 
 def _load(

