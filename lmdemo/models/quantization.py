@@ -12,12 +12,14 @@ from lmdemo.settings import Quantization
 
 
 def silence_bitsandbytes() -> None:
-    """bitsandbytes logs a warning on every 8-bit matmul with fp32 inputs; keep errors only."""
+    """bitsandbytes logs a warning on every 8-bit matmul with fp32 inputs, and on AVX512-BF16 CPUs one
+    at import suggesting a kernel package that downloads from the hub; keep errors only."""
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 
 def bitsandbytes_problem() -> str | None:
     """Why bitsandbytes cannot quantize here, or None when it can."""
+    silence_bitsandbytes()
     try:
         import bitsandbytes  # noqa: F401
     except Exception as error:  # a broken native library raises more than ImportError
