@@ -33,18 +33,30 @@ class ChatBackend(Protocol):
 ADVICE = "Try a shorter message or fewer max new tokens, or try again in a moment."
 
 
-class LocalChatBackend:
-    """Generates in this process with the manager's chat model, batching concurrent requests."""
+class _ManagedChatBackend:
+    """What the in-process backends share: the manager's chat model, whose template builds the prompt."""
 
-    def __init__(self, manager: ModelManager, batching: BatchingConfig, max_prompt_tokens: int | None = None) -> None:
+    def __init__(self, manager: ModelManager, max_prompt_tokens: int | None) -> None:
         self._manager = manager
         self._max_prompt_tokens = max_prompt_tokens
-        self._batching = batching
-        self._scheduler: BatchScheduler | None = None
-        self._lock = threading.Lock()
 
     def model_name(self) -> str:
         return self._manager.chat().report.name
+
+    def _prompt(self, messages: Sequence[Message], params: SamplingParams) -> tuple[list[int], int]:
+        """Prompt ids (old turns dropped to fit) and the new tokens allowed; too long is refused here."""
+        loaded = self._manager.chat()
+        return prepare_prompt(loaded.model, loaded.tokenizer, messages, params.max_new_tokens, self._max_prompt_tokens)
+
+
+class LocalChatBackend(_ManagedChatBackend):
+    """Generates in this process with the manager's chat model, batching concurrent requests."""
+
+    def __init__(self, manager: ModelManager, batching: BatchingConfig, max_prompt_tokens: int | None = None) -> None:
+        super().__init__(manager, max_prompt_tokens)
+        self._batching = batching
+        self._scheduler: BatchScheduler | None = None
+        self._lock = threading.Lock()
 
     def scheduler(self) -> BatchScheduler:
         """The batching loop over the chat model, started on first use."""
@@ -58,10 +70,7 @@ class LocalChatBackend:
     def stream(
         self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
     ) -> Iterator[Chunk]:
-        loaded = self._manager.chat()
-        ids, max_new = prepare_prompt(
-            loaded.model, loaded.tokenizer, messages, params.max_new_tokens, self._max_prompt_tokens
-        )
+        ids, max_new = self._prompt(messages, params)
         stream = self.scheduler().submit(ids, max_new, params, cancel or threading.Event())
         with out_of_memory_guard("writing this reply", ADVICE):
             yield from stream
@@ -88,7 +97,7 @@ def generate_task(models: ModelManager, ids: list[int], max_new: int, params: di
         stream.close()
 
 
-class PerCallChatBackend:
+class PerCallChatBackend(_ManagedChatBackend):
     """One `generate` per reply, run by a ModelRunner: no batching loop, nothing kept between replies.
 
     This is the ZeroGPU shape (each reply is a GPU call in a forked worker). The prompt is
@@ -97,21 +106,14 @@ class PerCallChatBackend:
 
     def __init__(self, manager: ModelManager, runner: ModelRunner, slots: Slots,
                  max_prompt_tokens: int | None = None) -> None:
-        self._manager = manager
+        super().__init__(manager, max_prompt_tokens)
         self._runner = runner
         self._slots = slots
-        self._max_prompt_tokens = max_prompt_tokens
-
-    def model_name(self) -> str:
-        return self._manager.chat().report.name
 
     def stream(
         self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
     ) -> Iterator[Chunk]:
-        loaded = self._manager.chat()
-        ids, max_new = prepare_prompt(
-            loaded.model, loaded.tokenizer, messages, params.max_new_tokens, self._max_prompt_tokens
-        )
+        ids, max_new = self._prompt(messages, params)
         with self._slots.take():
             stream = self._runner.stream(generate_task, ids, max_new, asdict(params))
             try:
