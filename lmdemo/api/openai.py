@@ -61,7 +61,13 @@ class ChatCompletionRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     repetition_penalty: float | None = Field(default=None, ge=1.0, le=2.0)
+    stop: str | list[str] | None = None
     n: int = Field(default=1, ge=1, le=1)
+
+    def stops(self) -> tuple[str, ...]:
+        """Up to 4 non-empty stop strings, as OpenAI takes them."""
+        stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+        return tuple(s for s in stops if s)[:4]
 
 
 class EmbeddingRequest(BaseModel):
@@ -90,6 +96,7 @@ def _params(services: Services, request: ChatCompletionRequest) -> SamplingParam
         top_k=s.top_k if request.top_k is None else request.top_k,
         max_new_tokens=min(max_new, s.max_new_tokens_limit),
         repetition_penalty=s.repetition_penalty if request.repetition_penalty is None else request.repetition_penalty,
+        stop=request.stops(),
     )
 
 
@@ -119,8 +126,9 @@ def build_router(services: Services) -> APIRouter:
         return {
             "object": "list",
             "data": [
-                {"id": name, "object": "model", "created": created, "owned_by": "lmdemo"}
-                for name in (chat_model(), embedding_model())
+                {"id": name, "object": "model", "created": created, "owned_by": "lmdemo", "engine": engine}
+                for name, engine in ((chat_model(), services.backend.engine),
+                                     (embedding_model(), services.models.encoder().report.engine))
             ],
         }
 

@@ -7,23 +7,33 @@ reply as its own ZeroGPU call, changes a setting, not a tab.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any, Protocol
 
 from lmdemo.limits import Slots
-from lmdemo.models.generation import end_token_ids, prepare_prompt, stream_ids
+from lmdemo.models.generation import context_length, end_token_ids, prepare_prompt, stream_ids
+from lmdemo.models.loading import LoadedModel
 from lmdemo.models.manager import ModelManager
 from lmdemo.models.memory import out_of_memory_guard
 from lmdemo.models.runner import ModelRunner, model_task
-from lmdemo.models.scheduler import BatchingConfig, BatchScheduler
+from lmdemo.models.scheduler import BatchScheduler
+from lmdemo.models.stopping import stop_at
+from lmdemo.models.types import BatchingConfig
 from lmdemo.models.types import Chunk, Message, SamplingParams
 
 
 class ChatBackend(Protocol):
-    """Streams a chat reply; implementations: local transformers, OpenAI-compatible remote."""
+    """Streams a chat reply; implementations: transformers (batched, or one call per reply), llama.cpp,
+    an OpenAI-compatible remote server."""
+
+    engine: str  # what generates: "transformers", "llama.cpp", "remote"
 
     def model_name(self) -> str: ...
+
+    def preload(self) -> None:
+        """Load the model and start what serves it, so the first request does not wait."""
 
     def stream(
         self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
@@ -33,23 +43,42 @@ class ChatBackend(Protocol):
 ADVICE = "Try a shorter message or fewer max new tokens, or try again in a moment."
 
 
-class _ManagedChatBackend:
-    """What the in-process backends share: the manager's chat model, whose template builds the prompt."""
+class ManagedChatBackend(ABC):
+    """What the in-process backends share: the manager's chat model, whose template builds the
+    prompt (old turns dropped to fit, too long refused before any generation), and stop strings.
 
-    def __init__(self, manager: ModelManager, max_prompt_tokens: int | None) -> None:
+    Subclasses generate from prepared ids in `_generate`.
+    """
+
+    engine = "transformers"
+
+    def __init__(self, manager: ModelManager, max_prompt_tokens: int | None,
+                 load: Callable[[], LoadedModel] | None = None) -> None:
         self._manager = manager
         self._max_prompt_tokens = max_prompt_tokens
+        self._load = load or manager.chat
 
     def model_name(self) -> str:
-        return self._manager.chat().report.name
+        return self._load().report.name
 
-    def _prompt(self, messages: Sequence[Message], params: SamplingParams) -> tuple[list[int], int]:
-        """Prompt ids (old turns dropped to fit) and the new tokens allowed; too long is refused here."""
-        loaded = self._manager.chat()
-        return prepare_prompt(loaded.model, loaded.tokenizer, messages, params.max_new_tokens, self._max_prompt_tokens)
+    def _context(self) -> int:
+        """Tokens a prompt and its reply may use together."""
+        return context_length(self._load().model)
+
+    def stream(
+        self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
+    ) -> Iterator[Chunk]:
+        ids, max_new = prepare_prompt(
+            self._context(), self._load().tokenizer, messages, params.max_new_tokens, self._max_prompt_tokens
+        )
+        yield from stop_at(self._generate(ids, max_new, params, cancel or threading.Event()), params.stop)
+
+    @abstractmethod
+    def _generate(self, ids: list[int], max_new: int, params: SamplingParams, cancel: threading.Event) -> Iterator[Chunk]:
+        """Stream the reply to prepared prompt ids."""
 
 
-class LocalChatBackend(_ManagedChatBackend):
+class LocalChatBackend(ManagedChatBackend):
     """Generates in this process with the manager's chat model, batching concurrent requests."""
 
     def __init__(self, manager: ModelManager, batching: BatchingConfig, max_prompt_tokens: int | None = None) -> None:
@@ -67,11 +96,11 @@ class LocalChatBackend(_ManagedChatBackend):
                 self._scheduler = BatchScheduler(loaded.model, loaded.tokenizer, stop_ids, self._batching)
             return self._scheduler
 
-    def stream(
-        self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
-    ) -> Iterator[Chunk]:
-        ids, max_new = self._prompt(messages, params)
-        stream = self.scheduler().submit(ids, max_new, params, cancel or threading.Event())
+    def preload(self) -> None:
+        self.scheduler()
+
+    def _generate(self, ids: list[int], max_new: int, params: SamplingParams, cancel: threading.Event) -> Iterator[Chunk]:
+        stream = self.scheduler().submit(ids, max_new, params, cancel)
         with out_of_memory_guard("writing this reply", ADVICE):
             yield from stream
 
@@ -97,11 +126,11 @@ def generate_task(models: ModelManager, ids: list[int], max_new: int, params: di
         stream.close()
 
 
-class PerCallChatBackend(_ManagedChatBackend):
+class PerCallChatBackend(ManagedChatBackend):
     """One `generate` per reply, run by a ModelRunner: no batching loop, nothing kept between replies.
 
-    This is the ZeroGPU shape (each reply is a GPU call in a forked worker). The prompt is
-    templated and trimmed here, so a message that is too long is refused before any GPU time.
+    This is the ZeroGPU shape (each reply is a GPU call in a forked worker); the prompt is
+    prepared here, so a message that is too long is refused before any GPU time.
     """
 
     def __init__(self, manager: ModelManager, runner: ModelRunner, slots: Slots,
@@ -110,16 +139,16 @@ class PerCallChatBackend(_ManagedChatBackend):
         self._runner = runner
         self._slots = slots
 
-    def stream(
-        self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
-    ) -> Iterator[Chunk]:
-        ids, max_new = self._prompt(messages, params)
+    def preload(self) -> None:
+        self._manager.chat()
+
+    def _generate(self, ids: list[int], max_new: int, params: SamplingParams, cancel: threading.Event) -> Iterator[Chunk]:
         with self._slots.take():
             stream = self._runner.stream(generate_task, ids, max_new, asdict(params))
             try:
                 for item in stream:
                     chunk = Chunk(**item)
-                    if cancel is not None and cancel.is_set():
+                    if cancel.is_set():
                         yield Chunk("", chunk.completion_tokens, len(ids), "cancelled")
                         return
                     yield chunk

@@ -94,16 +94,15 @@ def context_length(model: Any) -> int:
 
 
 def prepare_prompt(
-    model: Any, tokenizer: Any, messages: Sequence[Message], max_new_tokens: int, max_prompt_tokens: int | None = None
+    context: int, tokenizer: Any, messages: Sequence[Message], max_new_tokens: int, max_prompt_tokens: int | None = None
 ) -> tuple[list[int], int]:
-    """Prompt ids and the number of new tokens allowed.
+    """Prompt ids and the number of new tokens allowed in a `context` of that many tokens.
 
     Old turns are dropped so that at least min(max_new_tokens, context / 2) tokens are left
     for the reply (and the prompt stays within `max_prompt_tokens`); the reply may then use
     whatever room remains, up to max_new_tokens. A newest message far longer than the limit
     is refused before tokenizing it, so a megabyte of text costs nothing.
     """
-    context = context_length(model)
     requested = max(1, int(max_new_tokens))
     budget = context - min(requested, context // 2)
     if max_prompt_tokens:
@@ -132,7 +131,7 @@ def stream_chat(
 
     `stop_ids` defaults to `end_token_ids`; callers that stream often pass it precomputed.
     """
-    ids, max_new = prepare_prompt(model, tokenizer, messages, params.max_new_tokens)
+    ids, max_new = prepare_prompt(context_length(model), tokenizer, messages, params.max_new_tokens)
     eos_ids = list(stop_ids) if stop_ids is not None else end_token_ids(tokenizer, model.generation_config)
     return stream_ids(model, tokenizer, ids, max_new, params, cancel or threading.Event(), eos_ids)
 

@@ -53,6 +53,7 @@ class ModelReport:
     footprint_mb: float
     load_seconds: float
     note: str = ""
+    engine: str = "transformers"
 
 
 @dataclass

@@ -9,22 +9,28 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
+from functools import cached_property
 
+from lmdemo.models.llamacpp.model import llamacpp_problem, load_llamacpp_chat
 from lmdemo.models.loading import (
     LoadedModel,
+    ModelLoadError,
     ModelReport,
     load_causal_lm,
     load_encoder,
     load_encoder_transformer,
     load_nli,
+    resolve_device,
 )
 from lmdemo.models.memory import out_of_memory_guard
+from lmdemo.models.sources import resolve
 from lmdemo.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-ROLES = ("chat", "encoder", "nli", "chat-eager", "encoder-eager")
+ROLES = ("chat-gguf", "chat", "encoder", "nli", "chat-eager", "encoder-eager")
 
 
 class ModelManager:
@@ -74,8 +80,40 @@ class ModelManager:
     def _encoder_options(self) -> dict:
         return self._load_options(self._settings.encoder_placement)
 
+    @cached_property
+    def chat_engine(self) -> str:
+        """What serves chat: `llamacpp` for a GGUF model on the CPU when llama-cpp-python is installed
+        (`--engine auto`), else `transformers` (always on a GPU, with bitsandbytes, on ZeroGPU)."""
+        s = self._settings
+        if s.engine == "transformers" or s.zero_gpu or s.remote:
+            return "transformers"
+        gguf = resolve(s.chat_model).gguf_file is not None
+        on_cpu = resolve_device(s.device) == "cpu"
+        problem = llamacpp_problem()
+        if s.engine == "llamacpp":
+            if not gguf:
+                raise ModelLoadError(f"--engine llamacpp runs GGUF models; {s.chat_model!r} is not one")
+            if not on_cpu or s.quantization != "none":
+                raise ModelLoadError("--engine llamacpp runs on the CPU without --quantization; use --engine transformers")
+            if problem is not None:
+                raise ModelLoadError(f"--engine llamacpp: {problem}")
+            return "llamacpp"
+        return "llamacpp" if gguf and on_cpu and s.quantization == "none" and problem is None else "transformers"
+
+    def gguf_chat(self) -> LoadedModel:
+        """The chat model in llama.cpp (the GGUF file itself, memory-mapped)."""
+        return self._get("chat-gguf", lambda: load_llamacpp_chat(self._settings.chat_model, cache_dir=self._settings.cache_dir))
+
     def chat(self) -> LoadedModel:
-        """The GPT-style chat model."""
+        """The GPT-style chat model in transformers: what chats, or, when llama.cpp chats, the Lab's copy
+        (loaded only when the Lab is used; it runs whole prompts, so it needs no fp16 decoding copies)."""
+        if self.chat_engine == "llamacpp":
+            def load() -> LoadedModel:
+                options = {**self._chat_options(), "cpu_decode": "fp32"}
+                loaded = load_causal_lm(self._settings.local_chat_model, **options)
+                return LoadedModel(loaded.model, loaded.tokenizer, replace(loaded.report, role="Lab (transformers copy)"))
+
+            return self._get("chat", load)
         return self._get("chat", lambda: load_causal_lm(self._settings.local_chat_model, **self._chat_options()))
 
     def encoder(self) -> LoadedModel:

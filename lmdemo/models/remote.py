@@ -37,6 +37,8 @@ def _user_error(error: Exception, base_url: str) -> UserError:
 class RemoteChatBackend:
     """Streams chat completions from `base_url`; Stop closes the HTTP stream."""
 
+    engine = "remote"
+
     def __init__(self, base_url: str, api_key: str, model: str) -> None:
         self._base_url = base_url
         self._client = _client(base_url, api_key)
@@ -44,6 +46,9 @@ class RemoteChatBackend:
 
     def model_name(self) -> str:
         return f"{self._model} @ {self._base_url}"
+
+    def preload(self) -> None:
+        """Nothing to load here: the server holds the model."""
 
     def stream(
         self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
@@ -63,6 +68,7 @@ class RemoteChatBackend:
                 temperature=max(0.0, params.temperature),
                 top_p=params.top_p if params.temperature > 0 else 1.0,
                 max_tokens=int(params.max_new_tokens),
+                stop=list(params.stop) or None,
                 extra_body=extra,
             )
         except openai.OpenAIError as error:

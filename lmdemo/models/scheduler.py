@@ -15,7 +15,6 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,17 +23,7 @@ from lmdemo.limits import Slots
 from lmdemo.models import batch_sampling
 from lmdemo.models.generation import stream_ids
 from lmdemo.models.memory import is_out_of_memory
-from lmdemo.models.types import Chunk, FinishReason, SamplingParams
-
-
-@dataclass(frozen=True)
-class BatchingConfig:
-    """Sizes of the batch and of the KV cache; see `Settings` for the defaults."""
-
-    max_running: int = 16
-    max_waiting: int = 32
-    kv_cache_tokens: int = 16384
-    max_batch_tokens: int = 512
+from lmdemo.models.types import BatchingConfig, Chunk, FinishReason, SamplingParams
 
 
 class _Decoder:

@@ -13,8 +13,10 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
 
@@ -103,35 +105,53 @@ def _cache_key(gguf: Path) -> str:
     return f"{gguf.stem}-{digest[:12]}"
 
 
-def gguf_to_safetensors(gguf: Path, cache_dir: Path) -> Path:
-    """Convert a GGUF causal LM to a safetensors folder once; return the folder.
-
-    A file lock keeps two processes from converting at once, and the folder appears
-    atomically, so a half-written conversion is never loaded.
-    """
-    target = cache_dir / "converted" / _cache_key(gguf)
-    if (target / "config.json").is_file():
+def _build_once(target: Path, marker: str, build: Callable[[Path], None]) -> Path:
+    """Build a cache folder once: a file lock keeps two processes from building at once, and the
+    folder appears atomically (renamed from a staging folder), so a half-built one is never read."""
+    if (target / marker).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
-        if (target / "config.json").is_file():
+        if (target / marker).is_file():
             return target
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-
-        log.info("converting %s to safetensors in %s (once)", gguf.name, target)
-        model = AutoModelForCausalLM.from_pretrained(
-            gguf.parent,
-            gguf_file=gguf.name,
-            dtype=torch.float32,
-            quantization_config=GgufConfig(dequantize=True),
-        )
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
         try:
-            model.save_pretrained(staging)
-            tokenizer.save_pretrained(staging)
+            build(staging)
             os.replace(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def gguf_to_safetensors(gguf: Path, cache_dir: Path) -> Path:
+    """Convert a GGUF causal LM to a safetensors folder once (for the transformers engine); return it."""
+
+    def convert(folder: Path) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+        log.info("converting %s to safetensors (once)", gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32, quantization_config=GgufConfig(dequantize=True)
+        )
+        model.save_pretrained(folder)
+        AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
+
+    return _build_once(cache_dir / "converted" / _cache_key(gguf), "config.json", convert)
+
+
+def gguf_tokenizer(gguf: Path, cache_dir: Path) -> Any:
+    """The tokenizer (and chat template) stored in a GGUF file, read by transformers once and kept:
+    the llama.cpp engine needs it, not the weights (a converted model's folder serves too)."""
+    from transformers import AutoTokenizer
+
+    converted = cache_dir / "converted" / _cache_key(gguf)
+    if (converted / "tokenizer_config.json").is_file():
+        return AutoTokenizer.from_pretrained(converted)
+
+    def extract(folder: Path) -> None:
+        AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
+
+    return AutoTokenizer.from_pretrained(
+        _build_once(cache_dir / "tokenizers" / _cache_key(gguf), "tokenizer_config.json", extract)
+    )

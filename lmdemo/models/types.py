@@ -11,13 +11,14 @@ FinishReason = Literal["stop", "length", "cancelled"]
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """Per-request sampling settings; temperature 0 means greedy decoding."""
+    """Per-request sampling settings; temperature 0 means greedy decoding; `stop` strings end the reply."""
 
     temperature: float = 0.7
     top_p: float = 0.9
     top_k: int = 50
     max_new_tokens: int = 512
     repetition_penalty: float = 1.1
+    stop: tuple[str, ...] = ()
 
     def generate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for transformers' `generate`."""
@@ -44,3 +45,18 @@ class Chunk:
     completion_tokens: int
     prompt_tokens: int
     finish_reason: FinishReason | None = None
+
+
+@dataclass(frozen=True)
+class BatchingConfig:
+    """Sizes of a batching loop and its KV cache; see `Settings` for the defaults.
+
+    `prefill_chunk_tokens` (llama.cpp engine): prompt tokens a step may add while replies are
+    decoding, so a long prompt is prefilled in pieces between their tokens.
+    """
+
+    max_running: int = 8
+    max_waiting: int = 40
+    kv_cache_tokens: int = 16384
+    max_batch_tokens: int = 512
+    prefill_chunk_tokens: int = 128

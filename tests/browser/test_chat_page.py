@@ -66,4 +66,4 @@ def test_models_tab_reports_the_loaded_model(page, running_app: RunningApp) -> N
     page.get_by_role("button", name="Refresh").click()
     row = page.get_by_role("row", name=re.compile(r"^chat SmolLM2-135M-Instruct\.Q4_1"))
     row.wait_for(timeout=30000)
-    assert "cpu" in row.inner_text() and "float32" in row.inner_text()
+    assert "cpu" in row.inner_text() and "llama.cpp" in row.inner_text() and "Q4_1 (GGUF)" in row.inner_text()

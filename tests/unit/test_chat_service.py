@@ -12,7 +12,7 @@ from lmdemo.chat.service import ChatService, ReplyStats, build_messages
 from lmdemo.errors import UserError
 from lmdemo.models.backend import LocalChatBackend
 from lmdemo.models.manager import ModelManager
-from lmdemo.models.scheduler import BatchingConfig
+from lmdemo.models.types import BatchingConfig
 from lmdemo.models.types import SamplingParams
 from lmdemo.settings import Settings
 from lmdemo.ui.chat import ERROR_OPEN, STATUS_CLOSE, STATUS_OPEN, strip_status

@@ -12,7 +12,7 @@ from lmdemo.models import memory
 from lmdemo.models.backend import LocalChatBackend
 from lmdemo.models.manager import ModelManager
 from lmdemo.models.memory import OutOfMemoryError
-from lmdemo.models.scheduler import BatchingConfig
+from lmdemo.models.types import BatchingConfig
 from lmdemo.models.types import SamplingParams
 from lmdemo.settings import Settings
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from lmdemo.errors import ServerBusyError
-from lmdemo.models.generation import end_token_ids, prepare_prompt, stream_ids
+from lmdemo.models.generation import context_length, end_token_ids, prepare_prompt, stream_ids
 from lmdemo.models.loading import load_causal_lm
-from lmdemo.models.scheduler import BatchingConfig, BatchScheduler
+from lmdemo.models.scheduler import BatchScheduler
+from lmdemo.models.types import BatchingConfig
 from lmdemo.models.types import SamplingParams
 
 GREEDY = SamplingParams(temperature=0, max_new_tokens=12, repetition_penalty=1.0)
@@ -36,7 +37,7 @@ def scheduler(tiny):
 
 
 def _prompt(tiny, question: str) -> list[int]:
-    ids, _ = prepare_prompt(tiny.model, tiny.tokenizer, [{"role": "user", "content": question}], 64)
+    ids, _ = prepare_prompt(context_length(tiny.model), tiny.tokenizer, [{"role": "user", "content": question}], 64)
     return ids
 
 

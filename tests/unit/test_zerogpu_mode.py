@@ -98,7 +98,7 @@ def test_zerogpu_start_refuses_a_batching_loop_in_the_main_process(services: Ser
                                                                    tiny_llama_dir: Path) -> None:
     from lmdemo.models.backend import LocalChatBackend
     from lmdemo.models.manager import ModelManager
-    from lmdemo.models.scheduler import BatchingConfig
+    from lmdemo.models.types import BatchingConfig
 
     loop = LocalChatBackend(ModelManager(Settings(chat_model=str(tiny_llama_dir), device="cpu", cache_dir=tmp_path)),
                             BatchingConfig(kv_cache_tokens=1024)).scheduler()
@@ -260,7 +260,7 @@ def test_zerogpu_settings_follow_the_space(tmp_path: Path) -> None:
     on_zero = load_settings([], env={"SPACES_ZERO_GPU": "true", "SPACE_ID": "me/demo"})
     assert on_zero.zero_gpu and on_zero.profile == "zerogpu"
     assert on_zero.encoder_placement == "cpu" and on_zero.device == "auto"
-    assert load_settings([], env={"SPACE_ID": "me/demo"}).profile == "cpu"
+    assert load_settings([], env={"SPACE_ID": "me/demo"}).profile == "offline", "a CPU Space runs the packaged models"
     assert not load_settings([], env={"SPACE_ID": "me/demo"}).zero_gpu
     forced = load_settings(["--zero-gpu"], env={})
     assert forced.zero_gpu and forced.profile == "offline", "forcing the mode keeps the machine's own models"

@@ -1,0 +1,162 @@
+"""llama.cpp against transformers on the same GGUF, side by side in one run (used by chat_speed.py).
+
+Paths, all greedy, on the same prompts:
+- raw `Llama.create_chat_completion` (llama-cpp-python's high-level API, one stream);
+- raw low-level batch API: prompts prefilled, then one `llama_decode` per step for all sequences
+  with a numpy argmax (the reference for batching), with the app's cache layout;
+- the app's llama.cpp engine (`LlamaCppChatBackend`) and its transformers engine
+  (`LocalChatBackend`, fp16 decoding copies): one chat, N concurrent chats, time to first token.
+Decode rate of a stream = (tokens - 1) / (time of last - time of first); N chats = all tokens
+generated after the first one appeared / the time until the last one ended.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+SYSTEM = "You are a helpful assistant."
+TOPICS = ["a dragon who learns to paint", "the moon", "a river", "bread", "trains", "music", "bees", "glass"]
+EQUALITY_PROMPTS = [
+    "What is the capital of France?",
+    "Explain photosynthesis in two sentences.",
+    "Write a haiku about winter.",
+    "Give me three tips for learning a new language.",
+    "Describe a walk through a forest in autumn.",
+]
+
+
+def messages(text: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+
+
+def stories(n: int) -> list[list[dict[str, str]]]:
+    return [messages(f"Write a long story about {TOPICS[i % len(TOPICS)]}.") for i in range(n)]
+
+
+def stream_rate(stream) -> tuple[float, int]:
+    """(decode tokens/s, tokens) of one stream of Chunks."""
+    first = last = None
+    tokens = first_count = 0
+    for chunk in stream:
+        now = time.perf_counter()
+        if chunk.completion_tokens and first is None:
+            first, first_count = now, chunk.completion_tokens
+        last, tokens = now, chunk.completion_tokens
+    return (tokens - first_count) / max(last - first, 1e-9), tokens
+
+
+def concurrent_rate(backend: Any, prompts: list[list[dict[str, str]]], new_tokens: int) -> dict[str, float]:
+    """Aggregate tokens/s of len(prompts) chats at once through a ChatBackend."""
+    from lmdemo.models.types import SamplingParams
+
+    params = SamplingParams(temperature=0.0, max_new_tokens=new_tokens, repetition_penalty=1.0)
+    firsts: list[float] = []
+    counts = [0] * len(prompts)
+    lock = threading.Lock()
+
+    def chat(i: int) -> None:
+        for chunk in backend.stream(prompts[i], params):
+            if chunk.completion_tokens and not counts[i]:
+                with lock:
+                    firsts.append(time.perf_counter())
+            counts[i] = chunk.completion_tokens
+
+    threads = [threading.Thread(target=chat, args=(i,)) for i in range(len(prompts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - min(firsts)
+    return {"tok_s": (sum(counts) - len(prompts)) / elapsed, "tokens": sum(counts)}
+
+
+def first_token_seconds(backend: Any, prompt: list[dict[str, str]]) -> float:
+    from lmdemo.models.types import SamplingParams
+
+    started = time.perf_counter()
+    stream = backend.stream(prompt, SamplingParams(temperature=0.0, max_new_tokens=4, repetition_penalty=1.0))
+    next(stream)
+    elapsed = time.perf_counter() - started
+    stream.close()
+    return elapsed
+
+
+def raw_chat_completion(gguf: Path, threads: int, prompt: list[dict[str, str]], new_tokens: int) -> float:
+    """Decode tokens/s of llama-cpp-python's own chat completion (one content chunk per token)."""
+    from llama_cpp import Llama
+
+    llm = Llama(str(gguf), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False)
+    first = last = None
+    count = 0
+    for event in llm.create_chat_completion(prompt, temperature=0.0, max_tokens=new_tokens, stream=True):
+        if event["choices"][0]["delta"].get("content"):
+            last = time.perf_counter()
+            first = first or last
+            count += 1
+    llm.close()
+    return (count - 1) / max(last - first, 1e-9)
+
+
+def raw_greedy(gguf: Path, threads: int, prompt_ids: list[list[int]], new_tokens: int) -> list[str]:
+    """llama.cpp's own greedy continuation of each prompt (the high-level API, one prompt at a time),
+    with the engine's cache settings: flash attention (which llama.cpp turns on by itself on a CPU;
+    llama-cpp-python's `Llama` defaults it off) and 8-bit keys and values."""
+    from llama_cpp import Llama
+
+    from lmdemo.models.llamacpp.batching import KV_TYPE
+
+    llm = Llama(str(gguf), n_ctx=4096, n_threads=threads, n_threads_batch=threads, flash_attn=True,
+                type_k=KV_TYPE, type_v=KV_TYPE, verbose=False)
+    texts = [llm.create_completion(ids, max_tokens=new_tokens, temperature=0.0)["choices"][0]["text"]
+             for ids in prompt_ids]
+    llm.close()
+    return texts
+
+
+def raw_batched(model: Any, threads: int, prompt_ids: list[list[int]], new_tokens: int) -> float:
+    """Aggregate decode tokens/s of the bare batch API: every sequence's token in one llama_decode per
+    step, numpy argmax, with the engine's cache layout (one cache per sequence, 8-bit, flash attention)."""
+    import llama_cpp as lc
+    import numpy as np
+
+    from lmdemo.models.llamacpp.batching import KV_TYPE
+
+    n = len(prompt_ids)
+    params = lc.llama_context_default_params()
+    params.n_ctx = n * 2048
+    params.n_batch = params.n_ubatch = 512
+    params.n_seq_max = n
+    params.n_threads = params.n_threads_batch = threads
+    params.kv_unified = False
+    params.type_k = params.type_v = KV_TYPE
+    params.flash_attn_type = lc.LLAMA_FLASH_ATTN_TYPE_ENABLED
+    ctx = lc.llama_init_from_model(model.model, params)
+    batch = lc.llama_batch_init(512, 0, 1)
+
+    def argmax(row: int) -> int:
+        return int(np.argmax(np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, row), shape=(model.n_vocab,))))
+
+    def decode(entries: list[tuple[int, int, int, bool]]) -> None:
+        for i, (token, position, seq, logits) in enumerate(entries):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
+            batch.seq_id[i][0], batch.logits[i] = seq, logits
+        batch.n_tokens = len(entries)
+        assert lc.llama_decode(ctx, batch) == 0
+
+    last = []
+    for seq, ids in enumerate(prompt_ids):
+        decode([(t, p, seq, p == len(ids) - 1) for p, t in enumerate(ids)])
+        last.append(argmax(len(ids) - 1))
+    positions = [len(ids) for ids in prompt_ids]
+    started = time.perf_counter()
+    for _ in range(new_tokens - 1):
+        decode([(last[s], positions[s], s, True) for s in range(n)])
+        last = [argmax(s) for s in range(n)]
+        positions = [p + 1 for p in positions]
+    elapsed = time.perf_counter() - started
+    lc.llama_batch_free(batch)
+    lc.llama_free(ctx)
+    return n * (new_tokens - 1) / elapsed
