@@ -54,6 +54,7 @@ space-check: install
 
 bench: $(VENV)/.dev-installed
 	$(PY) bench/chat_speed.py
+	$(PY) bench/big_model.py
 	$(PY) bench/retrieval.py
 	$(PY) bench/tasks.py
 	$(PY) bench/load.py

@@ -45,7 +45,7 @@ manager = ModelManager(settings)
 started = time.perf_counter()
 if engine == "llamacpp":
     from lmdemo.models.llamacpp.backend import LlamaCppChatBackend
-    backend = LlamaCppChatBackend(manager, BatchingConfig(kv_cache_tokens=4096), {threads})
+    backend = LlamaCppChatBackend(manager, BatchingConfig(max_running=1, kv_cache_tokens=4096), {threads})
 else:
     from lmdemo.models.backend import LocalChatBackend
     backend = LocalChatBackend(manager, BatchingConfig(kv_cache_tokens=4096))
@@ -56,7 +56,8 @@ params = SamplingParams(temperature=0.0, max_new_tokens={new}, repetition_penalt
 rate, tokens = stream_rate(backend.stream(messages("Write a long story about a dragon."), params))
 ttft = first_token_seconds(backend, long_prompt(tokenizer, 500))
 print(json.dumps({{"load_s": load, "decode_tok_s": rate, "tokens": tokens, "ttft_500_s": ttft,
-                  "rss_mb": psutil.Process().memory_info().rss / 2**20}}))
+                  "rss_mb": psutil.Process().memory_info().rss / 2**20}}), flush=True)
+backend.scheduler().close()
 """
 
 
@@ -163,7 +164,9 @@ def quantize(source: Path, target: Path, threads: int) -> None:
 def measure(engine: str, model: Path, cache: Path, threads: int, new_tokens: int) -> dict:
     code = CHILD.format(root=str(ROOT), bench=str(ROOT / "bench"), engine=engine, model=str(model), cache=str(cache),
                         threads=threads, new=new_tokens)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"{engine} measurement failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

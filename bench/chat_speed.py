@@ -248,6 +248,23 @@ def engine_rows(cache: Path, threads_options: list[int], concurrency: int, new_t
             "greedy_prompts": len(EQUALITY_PROMPTS), "prompt_500_tokens": len(prompt_ids(gguf.tokenizer, prompt_500))}
 
 
+def gguf_types(cache: Path, threads: int) -> list[dict[str, Any]]:
+    """What the same model gives as other GGUF types (time to first token is where they differ)."""
+    import tempfile
+
+    from engines import gguf_type_rows
+
+    from lmdemo.models.generation import prompt_ids
+    from lmdemo.models.manager import ModelManager
+    from lmdemo.settings import Settings
+
+    gguf = ModelManager(Settings(cache_dir=cache, device="cpu")).gguf_chat()
+    prompt = prompt_ids(gguf.tokenizer, long_prompt(gguf.tokenizer, 500))
+    text = gguf.tokenizer(REFERENCE, add_special_tokens=False)["input_ids"]
+    with tempfile.TemporaryDirectory() as folder:
+        return gguf_type_rows(gguf.model.path, prompt, text, threads, Path(folder))
+
+
 def engine_targets(result: dict[str, Any], concurrency: int, threads: int) -> list[str]:
     """The issue's targets, each with the two numbers it compares."""
     rows = {(r["path"], r["threads"]): r for r in result["rows"]}
@@ -291,6 +308,7 @@ def main() -> None:
         targets = engine_targets(result, args.concurrency, max(args.threads))
         write("chat_speed_engines", result["rows"], {"targets": targets, "greedy_equal": result["greedy_equal"]})
         print("\n".join(targets))
+        write("chat_speed_gguf_types", gguf_types(args.cache_dir, max(args.threads)))
         if args.engines:
             return
     rows, reference = [], None

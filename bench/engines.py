@@ -160,3 +160,63 @@ def raw_batched(model: Any, threads: int, prompt_ids: list[list[int]], new_token
     lc.llama_batch_free(batch)
     lc.llama_free(ctx)
     return n * (new_tokens - 1) / elapsed
+
+
+def reference_perplexity(model: Any, ids: list[int]) -> float:
+    """Perplexity of llama.cpp's next-token predictions over `ids` (one decode, logits for every token)."""
+    import llama_cpp as lc
+    import numpy as np
+
+    params = lc.llama_context_default_params()
+    params.n_ctx = params.n_batch = params.n_ubatch = max(512, len(ids))
+    ctx = lc.llama_init_from_model(model.model, params)
+    batch = lc.llama_batch_init(len(ids), 0, 1)
+    for i, token in enumerate(ids):
+        batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, i, 1, True
+        batch.seq_id[i][0] = 0
+    batch.n_tokens = len(ids)
+    assert lc.llama_decode(ctx, batch) == 0
+    losses = []
+    for i in range(len(ids) - 1):
+        logits = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, i), shape=(model.n_vocab,)).astype(np.float64)
+        logits -= logits.max()
+        losses.append(np.log(np.exp(logits).sum()) - logits[ids[i + 1]])
+    lc.llama_batch_free(batch)
+    lc.llama_free(ctx)
+    return float(np.exp(np.mean(losses)))
+
+
+def gguf_type_rows(gguf: Path, prompt: list[int], text_ids: list[int], threads: int, folder: Path) -> list[dict]:
+    """The packaged GGUF re-quantized by llama.cpp to other types: file size, prompt time, decode rate,
+    perplexity, each with the engine's context settings (so what a user gets by picking that file)."""
+    import llama_cpp as lc
+
+    from lmdemo.models.llamacpp.batching import LlamaCppScheduler
+    from lmdemo.models.llamacpp.model import LlamaCppModel
+    from lmdemo.models.types import BatchingConfig, SamplingParams
+
+    files = {"as packaged (Q4_1)": gguf}
+    for name in ("Q4_0", "Q4_K_M", "Q8_0"):
+        target = folder / f"{gguf.stem}-{name}.gguf"
+        params = lc.llama_model_quantize_default_params()
+        params.ftype, params.allow_requantize, params.nthread = getattr(lc, f"LLAMA_FTYPE_MOSTLY_{name}"), True, threads
+        assert lc.llama_model_quantize(str(gguf).encode(), str(target).encode(), params) == 0
+        files[f"re-quantized to {name}"] = target
+    rows = []
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=128, repetition_penalty=1.0)
+    for label, path in files.items():
+        model = LlamaCppModel(path)
+        scheduler = LlamaCppScheduler(model, BatchingConfig(kv_cache_tokens=16384), threads)
+        firsts = []
+        for _ in range(3):
+            started = time.perf_counter()
+            stream = scheduler.submit(prompt, 2, greedy, threading.Event())
+            next(stream)
+            firsts.append(time.perf_counter() - started)
+            stream.close()
+        rate, _ = stream_rate(scheduler.submit(prompt[-64:], 128, greedy, threading.Event()))
+        scheduler.close()
+        rows.append({"gguf": label, "file_mb": path.stat().st_size / 2**20, "ttft_s": min(firsts),
+                     "decode_tok_s": rate, "perplexity": reference_perplexity(model, text_ids)})
+        model.close()
+    return rows

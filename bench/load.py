@@ -27,6 +27,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from common import write
@@ -52,13 +53,14 @@ def chat_tokenizer() -> Any:
     """The chat model's tokenizer, to count the tokens of each reply as the model did."""
     from transformers import AutoTokenizer
 
-    from lmdemo.models.sources import gguf_to_safetensors, resolve
+    from lmdemo.models.sources import gguf_tokenizer, resolve
     from lmdemo.settings import load_settings
 
     settings = load_settings([])
     source = resolve(settings.chat_model)
-    folder = gguf_to_safetensors(source.gguf_file, settings.cache_dir) if source.gguf_file else source.location
-    return AutoTokenizer.from_pretrained(str(folder))
+    if source.gguf_file:
+        return gguf_tokenizer(source.gguf_file, settings.cache_dir)
+    return AutoTokenizer.from_pretrained(source.location)
 
 
 class App:
@@ -107,7 +109,8 @@ def chat_session(url: str, deadline: float, max_new: int, seed: int, out: dict[s
         out["replies"].append((started + first, ended, text))
 
 
-def run_load(url: str, sessions: int, seconds: float, max_new: int, tokenizer: Any) -> dict[str, Any]:
+def run_load(url: str, sessions: int, seconds: float, max_new: int, tokenizer: Any,
+             rss: Callable[[], float] | None = None) -> dict[str, Any]:
     """Sessions chat until the deadline; tokens/s counts what was generated inside the window.
 
     A reply that straddles the deadline counts with the share of its decode time inside the
@@ -122,8 +125,10 @@ def run_load(url: str, sessions: int, seconds: float, max_new: int, tokenizer: A
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    peak = 0.0
+    while any(thread.is_alive() for thread in threads):
+        peak = max(peak, rss() if rss else 0.0)
+        time.sleep(0.2)
     tokens = 0.0
     for first, ended, text in out["replies"]:
         count = len(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -140,6 +145,7 @@ def run_load(url: str, sessions: int, seconds: float, max_new: int, tokenizer: A
         "ttft_p95_s": ttft[min(len(ttft) - 1, int(0.95 * len(ttft)))] if ttft else None,
         "errors": len(out["errors"]),
         "error_kinds": dict(Counter(e.split(":")[0] for e in out["errors"])),
+        "rss_peak_mb": round(peak) if rss else None,
     }
 
 
@@ -230,7 +236,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--soak", action="store_true", help="16 sessions mixing chat, ask and classify")
-    parser.add_argument("--app-args", default="", help='flags for the app it starts, e.g. "--profile cpu --zero-gpu"')
+    parser.add_argument("--app-args", default="", help='flags for the app it starts, e.g. "--engine transformers"')
+    parser.add_argument("--name", default="load", help="results file name under bench/results")
     args = parser.parse_args()
     if args.soak and args.url:
         parser.error("--soak starts its own app (it reads the app's memory); drop --url")
@@ -245,13 +252,14 @@ def main() -> None:
         tokenizer = chat_tokenizer()
         run_load(url, 1, 10, 16, tokenizer)  # warm-up: models loaded, caches allocated
         levels = args.sessions or [1, 4, 8, 16, 1]
-        rows = [run_load(url, n, args.seconds or 60, args.max_new_tokens, tokenizer) for n in levels]
+        rss = app.rss_mb if app else None
+        rows = [run_load(url, n, args.seconds or 60, args.max_new_tokens, tokenizer, rss) for n in levels]
         # Give 1 twice (e.g. --sessions 1 4 8 16 1) to average the baseline over the run's drift.
         singles = [row["aggregate_tok_s"] for row in rows if row["sessions"] == 1] or [rows[0]["aggregate_tok_s"]]
         base = statistics.mean(singles) or 1.0
         for row in rows:
             row["speedup_vs_1"] = row["aggregate_tok_s"] / base
-        write("load", rows, {"url": url, "max_new_tokens": args.max_new_tokens})
+        write(args.name, rows, {"url": url, "max_new_tokens": args.max_new_tokens, "app_args": args.app_args})
     finally:
         if app is not None:
             app.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -144,6 +145,7 @@ class RunningApp:
             env={**os.environ, **(env or {})},
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # stop() ends the app's own children too (ZeroGPU's forked workers)
         )
 
     def wait_ready(self, timeout: float = 180) -> None:
@@ -160,11 +162,11 @@ class RunningApp:
         raise TimeoutError(f"app did not start in {timeout} s:\n{self.log.read_text()}")
 
     def stop(self) -> None:
-        self.process.terminate()
+        os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
         self._log_file.close()
 
 
