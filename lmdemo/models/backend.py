@@ -78,26 +78,40 @@ class ManagedChatBackend(ABC):
         """Stream the reply to prepared prompt ids."""
 
 
-class LocalChatBackend(ManagedChatBackend):
-    """Generates in this process with the manager's chat model, batching concurrent requests."""
+class BatchedChatBackend(ManagedChatBackend):
+    """A backend whose replies come from a batching loop over the model, started on first use."""
 
-    def __init__(self, manager: ModelManager, batching: BatchingConfig, max_prompt_tokens: int | None = None) -> None:
-        super().__init__(manager, max_prompt_tokens)
+    def __init__(self, manager: ModelManager, batching: BatchingConfig, max_prompt_tokens: int | None,
+                 load: Callable[[], LoadedModel] | None = None) -> None:
+        super().__init__(manager, max_prompt_tokens, load)
         self._batching = batching
-        self._scheduler: BatchScheduler | None = None
+        self._scheduler: Any = None
         self._lock = threading.Lock()
 
-    def scheduler(self) -> BatchScheduler:
-        """The batching loop over the chat model, started on first use."""
+    def scheduler(self) -> Any:
         with self._lock:
             if self._scheduler is None:
-                loaded = self._manager.chat()
-                stop_ids = end_token_ids(loaded.tokenizer, loaded.model.generation_config)
-                self._scheduler = BatchScheduler(loaded.model, loaded.tokenizer, stop_ids, self._batching)
+                self._scheduler = self._start()
             return self._scheduler
 
     def preload(self) -> None:
         self.scheduler()
+
+    @abstractmethod
+    def _start(self) -> Any:
+        """The engine's batching loop (it has `submit` and `close`)."""
+
+
+class LocalChatBackend(BatchedChatBackend):
+    """Generates in this process with the manager's chat model in transformers, batching concurrent requests."""
+
+    def __init__(self, manager: ModelManager, batching: BatchingConfig, max_prompt_tokens: int | None = None) -> None:
+        super().__init__(manager, batching, max_prompt_tokens)
+
+    def _start(self) -> BatchScheduler:
+        loaded = self._manager.chat()
+        stop_ids = end_token_ids(loaded.tokenizer, loaded.model.generation_config)
+        return BatchScheduler(loaded.model, loaded.tokenizer, stop_ids, self._batching)
 
     def _generate(self, ids: list[int], max_new: int, params: SamplingParams, cancel: threading.Event) -> Iterator[Chunk]:
         stream = self.scheduler().submit(ids, max_new, params, cancel)
