@@ -15,7 +15,9 @@ from lmdemo.models.backend import ChatBackend, LocalChatBackend, PerCallChatBack
 from lmdemo.models.embedding import LocalEmbedder
 from lmdemo.models.llamacpp.backend import LlamaCppChatBackend
 from lmdemo.models.llamacpp.model import physical_cores
+from lmdemo.models.management import ModelManagement
 from lmdemo.models.manager import ModelManager
+from lmdemo.models.pool import ModelPool
 from lmdemo.models.remote import RemoteChatBackend, RemoteEmbedder
 from lmdemo.models.runner import InProcessRunner, ModelRunner
 from lmdemo.models.types import BatchingConfig
@@ -29,22 +31,22 @@ class Services:
     """Everything the tabs call; shared by all users, holding no per-user state."""
 
     settings: Settings
-    models: ModelManager
+    models: ModelPool
     chat: ChatService
     docqa: DocQAService
     classify: ClassifyService
     summarize: SummarizeService
     lab: LabService
-    backend: ChatBackend
     embedder: Embedder
     limiter: RateLimiter
     runner: ModelRunner
+    management: ModelManagement
 
     def preload(self) -> threading.Thread:
         """Load the models in the background so the first request does not wait for them."""
 
         def load() -> None:
-            self.backend.preload()
+            self.models.preload()
             self.models.encoder()
 
         thread = threading.Thread(target=load, name="lmdemo-preload", daemon=True)
@@ -75,27 +77,30 @@ def batching_config(settings: Settings) -> BatchingConfig:
 
 
 def build_services(settings: Settings) -> Services:
-    """The hosting mode is decided here, once: which runner runs model tasks and which backend chats."""
+    """The hosting mode is decided here, once: which runner runs model tasks and how each chat model is served."""
     limit_blas_threads()
-    models = ModelManager(settings)
     runner: ModelRunner
-    backend: ChatBackend
-    embedder: Embedder
     if settings.zero_gpu:
-        runner = ZeroGPURunner(models, settings.zero_gpu_max_seconds)
-        backend = PerCallChatBackend(
-            models, runner, Slots(settings.max_running, settings.max_waiting), settings.max_prompt_tokens
-        )
+        runner = ZeroGPURunner(lambda: models, settings.zero_gpu_max_seconds)
     else:
-        runner = InProcessRunner(models)
-        if settings.remote:
-            backend = RemoteChatBackend(settings.base_url, settings.api_key, settings.chat_model)
-        elif models.chat_engine == "llamacpp":
-            backend = LlamaCppChatBackend(
-                models, batching_config(settings), settings.threads or physical_cores(), settings.max_prompt_tokens
+        runner = InProcessRunner(lambda: models)
+
+    def backend_for(manager: ModelManager) -> ChatBackend:
+        """What serves one chat model: decided by the hosting mode, the profile and the model's engine."""
+        if settings.zero_gpu:
+            return PerCallChatBackend(
+                manager, runner, Slots(settings.max_running, settings.max_waiting), settings.max_prompt_tokens
             )
-        else:
-            backend = LocalChatBackend(models, batching_config(settings), settings.max_prompt_tokens)
+        if settings.remote:
+            return RemoteChatBackend(settings.base_url, settings.api_key, settings.chat_model)
+        if manager.chat_engine == "llamacpp":
+            return LlamaCppChatBackend(
+                manager, batching_config(settings), settings.threads or physical_cores(), settings.max_prompt_tokens
+            )
+        return LocalChatBackend(manager, batching_config(settings), settings.max_prompt_tokens)
+
+    models = ModelPool(settings, backend_for)
+    embedder: Embedder
     if settings.remote and settings.remote_embedding_model:
         embedder = RemoteEmbedder(
             settings.base_url, settings.api_key, settings.remote_embedding_model, lambda: models.encoder().tokenizer
@@ -105,15 +110,15 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         models=models,
-        chat=ChatService(backend),
-        docqa=DocQAService(embedder, backend, docqa_config(settings)),
+        chat=ChatService(models),
+        docqa=DocQAService(embedder, models, docqa_config(settings)),
         classify=ClassifyService(
-            embedder, settings, backend, runner, (lambda: models.nli().model) if settings.zero_shot_model else None
+            embedder, settings, models, runner, (lambda: models.nli().model) if settings.zero_shot_model else None
         ),
-        summarize=SummarizeService(embedder, backend),
-        backend=backend,
+        summarize=SummarizeService(embedder, models),
         embedder=embedder,
         limiter=RateLimiter(settings.rate_limit_per_minute),
         lab=LabService(models, LocalEmbedder(models), runner),
         runner=runner,
+        management=ModelManagement(models, settings),
     )

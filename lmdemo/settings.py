@@ -84,6 +84,9 @@ class Settings:
     zero_gpu: bool = False
     zero_gpu_max_seconds: int = 120
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lmdemo")
+    models_dir: Path = field(default_factory=lambda: Path.home() / "lmdemo-models")
+    admins: str = ""
+    max_loaded_models: int = 2
     preload: bool = True
     system_prompt: str = "You are a helpful assistant."
     temperature: float = 0.7
@@ -121,6 +124,10 @@ class Settings:
     def local_chat_model(self) -> str:
         """The chat model loaded in this process: the chat model, or the Lab's when chat is remote."""
         return self.lab_chat_model if self.remote else self.chat_model
+
+    @property
+    def admin_users(self) -> set[str]:
+        return {name.strip() for name in self.admins.split(",") if name.strip()}
 
     @property
     def encoder_placement(self) -> Device:
@@ -208,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="requests a session may send per minute (default 60; 0 = no limit)")
     parser.add_argument("--log-prompts", action="store_true", default=None, help="debug: put prompt text in the request log")
     parser.add_argument("--cache-dir", help="where converted models are kept (default ~/.cache/lmdemo)")
+    parser.add_argument("--models-dir", help="folder of your own models (transformers folders, .gguf files) "
+                                             "the Models tab lists (default ~/lmdemo-models)")
+    parser.add_argument("--admins", help="users who may load and unload models: USER[,USER2] "
+                                         "(default: anyone when the app is on localhost without --auth)")
+    parser.add_argument("--max-loaded-models", type=int, help="chat models loaded at once (default 2)")
     return parser
 
 
@@ -247,6 +259,8 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
     auth_users(settings.auth)
     if settings.max_running < 1 or settings.max_waiting < 0:
         raise ValueError("max_running must be at least 1 and max_waiting at least 0")
+    if settings.max_loaded_models < 1:
+        raise ValueError("max_loaded_models must be at least 1")
     if settings.threads < 0:
         raise ValueError("threads must be 0 (the physical cores) or more")
     if settings.zero_gpu_max_seconds < 10:

@@ -127,7 +127,7 @@ def build_router(services: Services) -> APIRouter:
             "object": "list",
             "data": [
                 {"id": name, "object": "model", "created": created, "owned_by": "lmdemo", "engine": engine}
-                for name, engine in ((chat_model(), services.backend.engine),
+                for name, engine in ((chat_model(), services.models.engine),
                                      (embedding_model(), services.models.encoder().report.engine))
             ],
         }

@@ -87,6 +87,10 @@ class ChatService:
     def model_name(self) -> str:
         return self._backend.model_name()
 
+    def _backend_for(self, model: str | None) -> ChatBackend:
+        """The default chat model, or a loaded one by name (the pool routes it and counts its replies)."""
+        return self._backend.route(model) if model else self._backend  # type: ignore[attr-defined]
+
     def reply(
         self,
         message: str,
@@ -94,21 +98,25 @@ class ChatService:
         system_prompt: str,
         params: SamplingParams,
         cancel: threading.Event | None = None,
+        model: str | None = None,
     ) -> Iterator[ReplyUpdate]:
         """Yield the growing reply; closing the iterator stops generation."""
         message = clean_user_text(message).strip()
         if not message:
             raise UserError("Type a message first.")
-        return self.complete(build_messages(system_prompt, history, message), params, cancel)
+        return self.complete(build_messages(system_prompt, history, message), params, cancel, model)
 
     def complete(
-        self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
+        self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None,
+        model: str | None = None,
     ) -> Iterator[ReplyUpdate]:
         """Yield the growing reply to a whole conversation (the OpenAI-style entry point)."""
+        backend = self._backend_for(model)
+        name = backend.model_name()  # now: the model may be switched or unloaded before the reply ends
         started = time.perf_counter()
         first_token = 0.0
         text = ""
-        stream = self._backend.stream(messages, params, cancel)
+        stream = backend.stream(messages, params, cancel)
         try:
             for chunk in stream:
                 if chunk.text and not text:
@@ -118,7 +126,7 @@ class ChatService:
                     yield ReplyUpdate(text)
                     continue
                 stats = ReplyStats(
-                    model=self._backend.model_name(),
+                    model=name,
                     prompt_tokens=chunk.prompt_tokens,
                     completion_tokens=chunk.completion_tokens,
                     seconds=time.perf_counter() - started,

@@ -29,6 +29,9 @@ class Embedder(Protocol):
     def tokenizer(self) -> Any:
         """The encoder's tokenizer, which sizes the passages."""
 
+    def name(self) -> str:
+        """Which encoder makes these vectors (an index remembers it)."""
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -69,6 +72,7 @@ class DocumentIndex:
     """Passages, their vectors and a BM25 index; held in one user's session."""
 
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    encoder: str = ""  # the encoder that made `vectors`; set by the first ingest
     passages: list[Passage] = field(default_factory=list)
     vectors: np.ndarray | None = None
     _tokens: list[list[str]] = field(default_factory=list)

@@ -108,24 +108,39 @@ class DocQAService:
         self._chat = chat
         self.config = config
         self._splitter: Splitter | None = None
+        self._splitter_encoder = ""
         self._splitter_lock = threading.Lock()
 
     def new_index(self) -> DocumentIndex:
         return DocumentIndex(fusion=self.config.fusion)
 
     def splitter(self) -> Splitter:
+        """Passages are sized with the encoder's tokenizer (a new one after the encoder is switched)."""
         with self._splitter_lock:
-            if self._splitter is None:
+            encoder = self._embedder.name()
+            if self._splitter is None or self._splitter_encoder != encoder:
                 self._splitter = Splitter(
                     self._embedder.tokenizer(), self.config.chunk_tokens, self.config.overlap_tokens
                 )
+                self._splitter_encoder = encoder
             return self._splitter
+
+    def _same_encoder(self, index: DocumentIndex) -> str:
+        """The encoder now in use, refused for an index whose vectors another encoder made."""
+        current = self._embedder.name()
+        if len(index) and index.encoder and index.encoder != current:
+            raise UserError(
+                f"These documents were indexed with the encoder {index.encoder}; the app now uses {current}, "
+                "whose vectors do not match theirs. Press “Remove all” and index them again."
+            )
+        return current
 
     def ingest_documents(
         self, index: DocumentIndex, documents: Sequence[LoadedDocument], progress: Progress | None = None
     ) -> list[tuple[str, int]]:
         """Split, embed and index documents already loaded; returns (name, passages) per document."""
         report = progress or (lambda fraction, message: None)
+        encoder = self._same_encoder(index)
         splitter = self.splitter()
         passages, counts = [], []
         for i, document in enumerate(documents):
@@ -140,6 +155,7 @@ class DocQAService:
         )
         report(0.97, "building the keyword index")
         index.add(passages, vectors)
+        index.encoder = encoder
         return counts
 
     def ingest(
@@ -172,6 +188,8 @@ class DocQAService:
     ) -> list[list[Hit]]:
         """Top passages for each query; the queries are embedded in one batch."""
         mode = mode or self.config.mode
+        if mode != "bm25":
+            self._same_encoder(index)
         vectors = self._embedder.embed(list(queries)) if mode != "bm25" else [None] * len(queries)
         return [index.search(q, v, k or self.config.top_k, mode) for q, v in zip(queries, vectors)]
 

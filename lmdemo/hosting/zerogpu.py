@@ -37,7 +37,7 @@ MIN_SECONDS = 10
 # Threads that would run a model in the main process: our own, and transformers' batching loop.
 MODEL_THREAD_MARKERS = ("lmdemo-", "_run_generation_loop")
 
-_models: ModelManager | None = None
+_models: Callable[[], ModelManager] | None = None  # the models tasks run on, looked up when they run
 _max_seconds: float = 120.0
 _active = 0
 _active_lock = threading.Lock()
@@ -95,7 +95,7 @@ def _gpu_call(task: Callable[..., Any], args: list[Any]) -> dict[str, Any]:
     """Run one task on the GPU and return {"value": result} or {"error": message}."""
     with _inside(task) as record:
         try:
-            value = check_plain(task(_models, *args), "result")
+            value = check_plain(task(_models(), *args), "result")
         except Exception as error:
             record["end"] = "failed"
             return _failure(error)
@@ -107,7 +107,7 @@ def _gpu_call(task: Callable[..., Any], args: list[Any]) -> dict[str, Any]:
 def _gpu_stream(task: Callable[..., Iterator[Any]], args: list[Any]) -> Iterator[dict[str, Any]]:
     """Stream a generator task on the GPU; Stop closes this generator and `finally` ends the task's work."""
     with _inside(task) as record:
-        stream = task(_models, *args)
+        stream = task(_models(), *args)
         try:
             for item in stream:
                 record["items"] += 1
@@ -149,7 +149,7 @@ def _as_user_errors() -> Iterator[None]:
 class ZeroGPURunner:
     """Runs every model task as one ZeroGPU call; refuses up front a task too long for one call."""
 
-    def __init__(self, models: ModelManager, max_seconds: float) -> None:
+    def __init__(self, models: Callable[[], ModelManager], max_seconds: float) -> None:
         global _models, _max_seconds
         _models, _max_seconds = models, float(max_seconds)
 

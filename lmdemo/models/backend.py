@@ -35,6 +35,9 @@ class ChatBackend(Protocol):
     def preload(self) -> None:
         """Load the model and start what serves it, so the first request does not wait."""
 
+    def close(self) -> None:
+        """Stop what serves the model (its batching loop), once no reply needs it."""
+
     def stream(
         self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
     ) -> Iterator[Chunk]: ...
@@ -97,6 +100,12 @@ class BatchedChatBackend(ManagedChatBackend):
     def preload(self) -> None:
         self.scheduler()
 
+    def close(self) -> None:
+        with self._lock:
+            if self._scheduler is not None:
+                self._scheduler.close()
+                self._scheduler = None
+
     @abstractmethod
     def _start(self) -> Any:
         """The engine's batching loop (it has `submit` and `close`)."""
@@ -155,6 +164,9 @@ class PerCallChatBackend(ManagedChatBackend):
 
     def preload(self) -> None:
         self._manager.chat()
+
+    def close(self) -> None:
+        """Nothing runs between replies."""
 
     def _generate(self, ids: list[int], max_new: int, params: SamplingParams, cancel: threading.Event) -> Iterator[Chunk]:
         with self._slots.take():

@@ -6,7 +6,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from lmdemo.models.loading import ModelReport
 from lmdemo.models.manager import ModelManager
+
+
+def encoder_identity(report: ModelReport) -> str:
+    """An encoder's name, with its quantization when it has one (which moves the vectors too)."""
+    return report.name if report.quantization == "none" else f"{report.name} ({report.quantization})"
 
 
 class LocalEmbedder:
@@ -19,6 +25,10 @@ class LocalEmbedder:
     def tokenizer(self):
         """The encoder's tokenizer: passages are sized with it."""
         return self._manager.encoder().tokenizer
+
+    def name(self) -> str:
+        """What identifies these vectors: an index built with another encoder cannot be searched with them."""
+        return encoder_identity(self._manager.encoder().report)
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         encoder = self._manager.encoder().model

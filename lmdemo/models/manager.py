@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import cached_property
 
-from lmdemo.models.llamacpp.model import llamacpp_problem, load_llamacpp_chat
+from lmdemo.models.llamacpp.model import LlamaCppModel, llamacpp_problem, load_llamacpp_chat
 from lmdemo.models.loading import (
     LoadedModel,
     ModelLoadError,
@@ -142,6 +143,24 @@ class ModelManager:
         return self._get(
             "encoder-eager", lambda: load_encoder_transformer(self._settings.encoder_model, **self._encoder_options())
         )
+
+    def close(self) -> None:
+        """Forget every loaded model; llama.cpp's weights are unmapped now, the rest go at the next collection."""
+        with self._lock_all():
+            for loaded in self._models.values():
+                if isinstance(loaded.model, LlamaCppModel):
+                    loaded.model.close()
+            self._models.clear()
+
+    @contextmanager
+    def _lock_all(self) -> Iterator[None]:
+        for lock in self._locks.values():
+            lock.acquire()
+        try:
+            yield
+        finally:
+            for lock in self._locks.values():
+                lock.release()
 
     def reports(self) -> list[ModelReport]:
         """Reports of the models loaded so far, chat first."""

@@ -50,6 +50,9 @@ class RemoteChatBackend:
     def preload(self) -> None:
         """Nothing to load here: the server holds the model."""
 
+    def close(self) -> None:
+        """Nothing runs here between replies."""
+
     def stream(
         self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
     ) -> Iterator[Chunk]:
@@ -108,6 +111,9 @@ class RemoteEmbedder:
 
     def tokenizer(self) -> Any:
         return self._tokenizer()
+
+    def name(self) -> str:
+        return f"{self._model} @ {self._base_url}"
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         import openai

@@ -60,16 +60,17 @@ class ModelRunner(Protocol):
 
 
 class InProcessRunner:
-    """Runs tasks in this process, on the manager's models (laptops, GPU boxes, CPU Spaces)."""
+    """Runs tasks in this process (laptops, GPU boxes, CPU Spaces) on the models `models()` gives when
+    a task runs (the app's pool: after a switch, the new default model)."""
 
-    def __init__(self, models: ModelManager) -> None:
+    def __init__(self, models: Callable[[], ModelManager]) -> None:
         self._models = models
 
     def call(self, task: Callable[..., Any], *args: Any) -> Any:
-        return task(self._models, *args)
+        return task(self._models(), *args)
 
     def stream(self, task: Callable[..., Iterator[Any]], *args: Any) -> Iterator[Any]:
-        stream = task(self._models, *args)
+        stream = task(self._models(), *args)
         try:
             yield from stream
         finally:

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 PACKAGE_PREFIX = "package:"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+HUB_GGUF = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)/(?P<file>[\w./-]+\.gguf)$")
 
 
 class ModelSourceError(UserError, ValueError):
@@ -95,7 +96,21 @@ def resolve(spec: str) -> ModelSource:
         return ModelSource(spec, str(folder), _display_name(folder, gguf), gguf)
     if path.is_absolute() or spec.startswith("."):
         raise ModelSourceError(f"model path {spec} does not exist")
+    gguf = HUB_GGUF.match(spec)
+    if gguf:
+        return _cached_hub_gguf(spec, gguf["repo"], gguf["file"])
     return ModelSource(spec, spec, spec.rsplit("/", 1)[-1])
+
+
+def _cached_hub_gguf(spec: str, repo: str, filename: str) -> ModelSource:
+    """A GGUF file of a hub repository, once downloaded (llama.cpp reads local files only)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo, filename)
+    if not isinstance(cached, str):
+        raise ModelSourceError(f"{spec} is not downloaded yet: download it in the Models tab first")
+    path = Path(cached)
+    return ModelSource(spec, str(path.parent), path.name.removesuffix(".gguf"), path)
 
 
 def _cache_key(gguf: Path) -> str:

@@ -56,9 +56,21 @@ def sampling(services: "Services", temperature: float, top_p: float, top_k: floa
     )
 
 
-def build_chat_tab(services: "Services") -> None:
-    """Render the Chat tab into the current Blocks context."""
+def model_choices(services: "Services") -> dict:
+    """The loaded chat models for this session's picker (the default first); hidden when there is one."""
+    names = services.models.chat_models()
+    return gr.Dropdown(choices=names, value=names[0], visible=len(names) > 1)
+
+
+def build_chat_tab(services: "Services", tab: gr.Tab) -> gr.Dropdown:
+    """Render the Chat tab into the current Blocks context; `tab` refreshes the model picker when opened.
+
+    Returns the picker, for the page to refresh when it loads.
+    """
     s = services.settings
+    model = gr.Dropdown(label="Model", choices=services.models.chat_models(), value=services.models.default_chat,
+                        visible=False, elem_id="chat-model", info="the loaded chat models; another can be "
+                        "loaded in the Models tab")
 
     system_prompt = gr.Textbox(value=s.system_prompt, label="System prompt", lines=2, render=False)
     temperature = gr.Slider(0.0, 2.0, value=s.temperature, step=0.05, label="Temperature (0 = greedy)", render=False)
@@ -74,6 +86,7 @@ def build_chat_tab(services: "Services") -> None:
     def respond(
         message: str,
         history: list[dict],
+        chosen: str,
         system: str,
         temp: float,
         p: float,
@@ -89,7 +102,7 @@ def build_chat_tab(services: "Services") -> None:
         params = sampling(services, temp, p, k, max_new, penalty)
         try:
             with guard(services, "chat", request, message) as record:
-                updates = services.chat.reply(message, strip_status(history), system, params)
+                updates = services.chat.reply(message, strip_status(history), system, params, model=chosen or None)
                 for update in throttled(updates, is_last=lambda u: u.stats is not None):
                     if update.stats is None:
                         yield update.text
@@ -113,10 +126,11 @@ def build_chat_tab(services: "Services") -> None:
             placeholder="Type a message and press Enter", submit_btn=True, stop_btn=True,
             max_length=s.max_prompt_tokens * MAX_CHARS_PER_TOKEN,  # a pasted megabyte stops in the browser
         ),
-        additional_inputs=[system_prompt, temperature, top_p, top_k, max_new_tokens, repetition_penalty],
+        additional_inputs=[model, system_prompt, temperature, top_p, top_k, max_new_tokens, repetition_penalty],
         additional_inputs_accordion=gr.Accordion("System prompt and sampling", open=False, render=False),
         examples=EXAMPLES,
         editable=True,
+        save_history=True,  # kept in the browser (localStorage), never on the server; the sidebar deletes it
         fill_height=True,
         api_visibility="private",
     )
@@ -130,15 +144,21 @@ def build_chat_tab(services: "Services") -> None:
         max_new_tokens: int = s.max_new_tokens,
         repetition_penalty: float = s.repetition_penalty,
         history: list[dict[str, str]] | None = None,
+        model: str = "",
         request: gr.Request = None,
     ) -> Iterator[str]:
-        """Reply to `message` (after the optional earlier `history` turns); streams the reply text."""
+        """Reply to `message` (after the optional earlier `history` turns); streams the reply text.
+
+        `model`: one of the loaded chat models (`/models` lists them); empty for the default.
+        """
         params = sampling(services, temperature, top_p, top_k, max_new_tokens, repetition_penalty)
         with guard(services, "/chat", request, message) as record:
-            updates = services.chat.reply(message, history or [], system_prompt, params)
+            updates = services.chat.reply(message, history or [], system_prompt, params, model=model or None)
             for update in throttled(updates, is_last=lambda u: u.stats is not None):
                 if update.stats is not None:
                     record.update(update.stats.log_fields())
                 yield update.text
 
     gr.api(chat, api_name="chat")
+    tab.select(lambda: model_choices(services), None, model, api_visibility="private")
+    return model

@@ -7,36 +7,17 @@ import gradio as gr
 
 from lmdemo.api.openai import build_router
 from lmdemo.settings import auth_users
-from lmdemo.ui.chat import build_chat_tab
+from lmdemo.ui.chat import build_chat_tab, model_choices
 from lmdemo.ui.docqa import build_docqa_tab
+from lmdemo.ui.compare import build_compare_tab
 from lmdemo.ui.lab import build_lab_tab
+from lmdemo.ui.models import build_models_tab
 from lmdemo.ui.playground import build_playground_tab
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-
-
-def _models_markdown(services: "Services") -> str:
-    reports = services.models.reports()
-    remote = (
-        f"Chat is served by **{services.settings.chat_model}** at {services.settings.base_url} (remote profile).\n\n"
-        if services.settings.remote
-        else ""
-    )
-    if not reports:
-        return remote + "No model loaded yet: the first request loads it."
-    rows = [
-        "| role | model | engine | device | dtype | quantization | memory | load time | note |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in reports:
-        rows.append(
-            f"| {r.role} | {r.name} | {r.engine} | {r.device} | {r.dtype} | {r.quantization} | "
-            f"{r.footprint_mb:.0f} MB | {r.load_seconds:.2f} s | {r.note} |"
-        )
-    return remote + "\n".join(rows)
 
 
 def build_app(services: "Services") -> gr.Blocks:
@@ -49,19 +30,19 @@ def build_app(services: "Services") -> gr.Blocks:
             "<div><h1>lmdemo</h1><p>Language models in your browser, running on this server.</p></div></div>"
         )
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
-                build_chat_tab(services)
+            with gr.Tab("Chat", id="chat") as chat_tab:
+                chat_model = build_chat_tab(services, chat_tab)
             with gr.Tab("Document QA", id="docqa"):
                 build_docqa_tab(services)
             with gr.Tab("Playground", id="playground"):
                 build_playground_tab(services)
             with gr.Tab("Lab", id="lab"):
                 build_lab_tab(services)
-            with gr.Tab("Models", id="models"):
-                models = gr.Markdown()
-                refresh = gr.Button("Refresh", size="sm")
-                refresh.click(lambda: _models_markdown(services), outputs=models, api_visibility="private")
-                demo.load(lambda: _models_markdown(services), outputs=models, api_visibility="private")
+            with gr.Tab("Compare", id="compare") as compare_tab:
+                build_compare_tab(services, compare_tab)
+            with gr.Tab("Models", id="models") as models_tab:
+                build_models_tab(services, models_tab)
+        demo.load(lambda: model_choices(services), None, chat_model, api_visibility="private")
     s = services.settings
     # Chat requests must reach the batching scheduler together (it bounds them itself); the
     # heavy one-off jobs (ingest, fine-tuning) set their own, lower limits.

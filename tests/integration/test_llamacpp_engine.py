@@ -184,7 +184,7 @@ def test_the_lab_uses_a_transformers_copy_while_llama_cpp_chats(cache_dir: Path)
     from lmdemo.services import build_services
 
     services = build_services(Settings(cache_dir=cache_dir, device="cpu", rate_limit_per_minute=0))
-    assert isinstance(services.backend, LlamaCppChatBackend)
+    assert isinstance(services.models.backend(), LlamaCppChatBackend)
     rows = services.lab.next_token("The capital of France is", 5, show=5)
     assert rows[0]["token"] == " Paris"
     roles = {r.role: r.engine for r in services.models.reports()}

@@ -85,7 +85,7 @@ def test_zerogpu_mode_starts_no_model_thread_and_chats_through_gpu_calls(
         zerogpu.load_at_start(services.models)
     else:
         hosting.start(services)
-    assert isinstance(services.backend, PerCallChatBackend)
+    assert isinstance(services.models.backend(), PerCallChatBackend)
     assert _model_threads() == before
     reply = _reply(services)
     assert reply.strip()
