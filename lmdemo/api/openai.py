@@ -12,6 +12,7 @@ import itertools
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -114,8 +115,13 @@ def build_router(services: Services) -> APIRouter:
 
     router = APIRouter(prefix="/v1", dependencies=[Depends(check_key)])
 
-    def chat_model() -> str:
-        return services.chat.model_name()
+    def chat_models() -> dict[str, str]:
+        """Loaded chat models by the id clients send: the model's name, or the pool's key where two
+        loaded variants share a name (one model on two engines)."""
+        pool = services.models
+        names = {key: pool.model_name(key) for key in pool.chat_models()}
+        shared = Counter(names.values())
+        return {(name if shared[name] == 1 else key): key for key, name in names.items()}
 
     def embedding_model() -> str:
         return services.models.encoder().report.name
@@ -127,17 +133,19 @@ def build_router(services: Services) -> APIRouter:
             "object": "list",
             "data": [
                 {"id": name, "object": "model", "created": created, "owned_by": "lmdemo", "engine": engine}
-                for name, engine in ((chat_model(), services.models.engine),
-                                     (embedding_model(), services.models.encoder().report.engine))
+                for name, engine in ([(id_, services.models.backend(key).engine) for id_, key in chat_models().items()]
+                                     + [(embedding_model(), services.models.encoder().report.engine)])
             ],
         }
 
     @router.post("/chat/completions", response_model=None)
     def chat_completions(request: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
-        if request.model != chat_model():
-            return _error(404, f"model {request.model!r} is not served here; GET /v1/models lists {chat_model()!r}")
+        served = chat_models()
+        key = served.get(request.model) or (request.model if request.model in served.values() else None)
+        if key is None:
+            return _error(404, f"model {request.model!r} is not served here; GET /v1/models lists {', '.join(served)}")
         messages = [m.as_message() for m in request.messages]
-        updates = services.chat.complete(messages, _params(services, request))
+        updates = services.chat.complete(messages, _params(services, request), model=key)
         if request.stream:
             return _stream(request, messages, updates)
         with request_log("/v1/chat/completions", prompt=messages[-1]["content"]) as record:

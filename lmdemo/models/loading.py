@@ -98,6 +98,18 @@ def _footprint_mb(model: torch.nn.Module) -> float:
     return sum(t.numel() * t.element_size() for t in tensors) / 2**20
 
 
+def _copy_out_of_the_file(model: Any) -> None:
+    """Give the layers bitsandbytes left unquantized (embeddings, norms) their own memory.
+
+    On a CPU they are views into the memory-mapped safetensors file, and while one view lives the
+    whole mapping does: every page the quantizer read stays resident, which more than doubled the
+    RSS of a quantized model (SmolLM2-135M 8-bit: 595 MB, 298 MB after this).
+    """
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if tensor.dtype.is_floating_point:
+            tensor.data = tensor.data.clone()
+
+
 def _load_with_fallback(
     load: Callable[[dict[str, Any]], T], quantization: Quantization, device: str, skip: Sequence[str] = ()
 ) -> tuple[T, str, str]:
@@ -114,7 +126,10 @@ def _load_with_fallback(
         kwargs = {"quantization_config": bnb_config(quantization, device, skip), "device_map": device}
         kwargs["dtype"] = torch.float32 if device == "cpu" else _plain_dtype(device)
         try:
-            return load(kwargs), quantization, ""
+            model = load(kwargs)
+            if device == "cpu":
+                _copy_out_of_the_file(model)
+            return model, quantization, ""
         except (ImportError, RuntimeError, ValueError) as error:
             problem = f"{quantization} loading failed ({type(error).__name__}: {error})"
     note = f"{problem}; loaded unquantized instead"

