@@ -101,9 +101,10 @@ def build_models_tab(services: Services, tab: gr.Tab) -> None:
         with gr.Column(scale=2):
             spec = gr.Dropdown(label="Model", allow_custom_value=True, info="pick one, or type a hub id "
                                "(org/name, or org/name/file.gguf)", elem_id="models-spec")
-            role = gr.Radio(["chat", "encoder"], value="chat", label="Role")
-            quantization = gr.Radio(["none", "8bit", "4bit"], value="none", label="Quantization (bitsandbytes)")
-            engine = gr.Radio(["auto", "transformers", "llamacpp"], value="auto", label="Engine")
+            role = gr.Radio(["chat", "encoder"], value="chat", label="Role", elem_id="models-role")
+            quantization = gr.Radio(["none", "8bit", "4bit"], value="none", label="Quantization (bitsandbytes)",
+                                    elem_id="models-quantization")
+            engine = gr.Radio(["auto", "transformers", "llamacpp"], value="auto", label="Engine", elem_id="models-engine")
             with gr.Row():
                 estimate_btn = gr.Button("Estimate")
                 download_btn = gr.Button("Download")
