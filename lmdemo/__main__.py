@@ -1,4 +1,4 @@
-"""Command lines over the same services as the app: `python -m lmdemo retrieve | classify | summarize | check-space`."""
+"""Command lines over the same services as the app: `python -m lmdemo retrieve | ask | classify | summarize | check-space`."""
 
 from __future__ import annotations
 
@@ -48,6 +48,37 @@ def retrieve(args: argparse.Namespace) -> None:
         f"{len(queries)} queries in {query_seconds:.2f} s → {args.out}",
         file=sys.stderr,
     )
+
+
+def ask(args: argparse.Namespace) -> None:
+    """Index a JSONL corpus like the Document QA tab does, then answer a JSONL file of questions with citations."""
+    from lmdemo.docqa.loaders import document_from_text
+    from lmdemo.models.types import SamplingParams
+    from lmdemo.services import build_services
+    from lmdemo.settings import load_settings
+
+    services = build_services(load_settings([]))
+    docqa = services.docqa
+    index = docqa.new_index()
+    started = time.perf_counter()
+    docqa.ingest_documents(index, [document_from_text(str(row["doc_id"]), row["text"])
+                                   for row in _read_jsonl(args.corpus)])
+    ingest_seconds = time.perf_counter() - started
+    params = SamplingParams(temperature=0.0, max_new_tokens=args.max_new_tokens, repetition_penalty=1.0)
+    questions = _read_jsonl(args.questions)
+    started = time.perf_counter()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", encoding="utf-8") as out:
+        for question in questions:
+            final = None
+            for final in docqa.ask(index, question["question"], params, args.top_k, answer_mode=args.mode):
+                pass
+            citations = [{"doc_id": s.source, "text": s.text, "start": s.start} for s in final.sources]
+            out.write(json.dumps({"question_id": question["question_id"], "answer": final.text,
+                                  "citations": citations, "how": final.how}, ensure_ascii=False) + "\n")
+            out.flush()
+    print(f"indexed in {ingest_seconds:.1f} s; {len(questions)} questions in {time.perf_counter() - started:.1f} s "
+          f"→ {args.out}", file=sys.stderr)
 
 
 def classify(args: argparse.Namespace) -> None:
@@ -127,6 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     r.add_argument("--out", type=Path, required=True)
     r.set_defaults(run=retrieve)
+    a = commands.add_parser("ask", help="answer JSONL questions over a JSONL corpus, with citations")
+    a.add_argument("--corpus", type=Path, required=True, help='JSONL lines {"doc_id", "text"}')
+    a.add_argument("--questions", type=Path, required=True, help='JSONL lines {"question_id", "question"}')
+    a.add_argument("--out", type=Path, required=True, help='JSONL lines {"question_id", "answer", "citations"}')
+    a.add_argument("--mode", choices=["auto", "generate", "quote"], default="auto")
+    a.add_argument("--top-k", type=int, default=None, help="passages given to the model (default: the app's)")
+    a.add_argument("--max-new-tokens", type=int, default=160)
+    a.set_defaults(run=ask)
+
     c = commands.add_parser("classify", help="classify the rows of a CSV (text[,label])")
     c.add_argument("--test", type=Path, required=True, help="CSV with a `text` column (and `label` to score)")
     c.add_argument("--mode", choices=["zero-shot", "few-shot", "finetune"], default="zero-shot")

@@ -94,6 +94,7 @@ class Settings:
     top_k: int = 50
     max_new_tokens: int = 512
     repetition_penalty: float = 1.0
+    repetition_guard: bool = True  # Chat and Compare end a reply that starts to loop; Document QA always does
     max_new_tokens_limit: int = 2048
     max_running: int = 8
     max_waiting: int = 40

@@ -10,36 +10,24 @@ import hashlib
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote, urlparse
+
+from tests.loopback import LoopbackServer
 
 API = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)(/revision/[^/]+|/tree/[^/]+(?P<sub>/.*)?)?$")
 RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/[^/]+/(?P<path>.+)$")
 
 
-class HubStandIn:
+class HubStandIn(LoopbackServer):
     """Serves `repos` (repo id → folder); `served_bytes` counts the file bytes sent per repo."""
 
     def __init__(self, repos: dict[str, Path]) -> None:
         self.repos = repos
         self.served_bytes: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> HubStandIn:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     @staticmethod
     def commit(repo: str) -> str:

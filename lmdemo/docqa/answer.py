@@ -14,9 +14,12 @@ from lmdemo.docqa.index import Hit
 from lmdemo.models.types import Message
 
 SYSTEM = (
-    "Answer the question using only the numbered passages. "
-    "Cite the passage number like [1] after each sentence. Be brief."
+    "Answer the user's question in one or two sentences, using only the numbered passages below. "
+    "After each sentence write the number of the passage it comes from, like [1].\n\n{passages}"
 )
+# Where a small model starts writing a prompt of its own instead of an answer: the reply ends there.
+ECHO_STOPS = ("Question:", "Context:", "Passages:", "\n[1] (")
+QUOTE_SENTENCES = 2
 NOT_FOUND = "The documents do not contain an answer to this question."
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
@@ -37,12 +40,34 @@ def passage_label(hit: Hit) -> str:
 
 
 def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
-    """The system rule and a user turn holding the numbered passages and the question."""
+    """The rule and the numbered passages as the system turn, the question alone as the user's.
+
+    With the passages and a "Question:" label in the user turn, small models answered by writing
+    the prompt out again; with the question alone they answer it.
+    """
     numbered = "\n\n".join(f"[{i}] ({passage_label(h)})\n{h.passage.text}" for i, h in enumerate(hits, start=1))
     return [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": f"{numbered}\n\nQuestion: {question}"},
+        {"role": "system", "content": SYSTEM.format(passages=numbered)},
+        {"role": "user", "content": question},
     ]
+
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|(?<=[。！？])")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def passage_sentences(text: str) -> list[tuple[int, str]]:
+    """(offset, sentence) for the whole sentences of a passage: its first piece is skipped when the
+    passage starts mid-sentence, and headings, captions and fragments are left out."""
+    found, start = [], 0
+    for piece in _SENTENCE_SPLIT.split(text):
+        offset = text.find(piece, start)
+        start = offset + len(piece)
+        sentence = " ".join(piece.split())
+        long_enough = len(sentence.split()) >= 6 or len(_CJK.findall(sentence)) >= 10
+        if long_enough and not sentence[0].islower() and not sentence.startswith("#"):
+            found.append((offset, sentence))
+    return found
 
 
 def content_words(text: str) -> set[str]:

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
 
 from lmdemo.docqa.answer import (
+    ECHO_STOPS,
     NOT_FOUND,
+    QUOTE_SENTENCES,
     attribute,
     build_messages,
     matched_terms,
     passage_label,
+    passage_sentences,
 )
 from lmdemo.docqa.index import DocumentIndex, Embedder, FusionConfig, Hit, Mode
 from lmdemo.docqa.loaders import IngestError, LoadedDocument, load_document
@@ -30,6 +35,8 @@ if TYPE_CHECKING:
     from lmdemo.models.backend import ChatBackend
 
 Progress = Callable[[float, str], None]
+AnswerMode = Literal["auto", "generate", "quote"]
+ANSWER_MODES: tuple[AnswerMode, ...] = ("auto", "generate", "quote")
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class DocQAConfig:
     top_k: int = 4
     mode: Mode = "hybrid"
     min_relevance: float = 0.25
+    answer_mode: AnswerMode = "auto"
     max_file_mb: float = 50.0
     fusion: FusionConfig = field(default_factory=FusionConfig)
 
@@ -93,11 +101,12 @@ class Source:
 
 @dataclass(frozen=True)
 class AnswerUpdate:
-    """The answer so far; `sources` and `done` are set on the last update."""
+    """The answer so far; `sources`, `done` and `how` (which mode answered, and why) are set on the last update."""
 
     text: str
     sources: list[Source] = field(default_factory=list)
     done: bool = False
+    how: str = ""
 
 
 class DocQAService:
@@ -205,8 +214,17 @@ class DocQAService:
         params: SamplingParams,
         k: int | None = None,
         mode: Mode | None = None,
+        answer_mode: AnswerMode | None = None,
     ) -> Iterator[AnswerUpdate]:
-        """Stream an answer grounded in the user's documents, then the sources it cites."""
+        """Stream an answer grounded in the user's documents, then the sources it cites.
+
+        `answer_mode`: "generate" (the chat model writes it), "quote" (the passages' sentences
+        closest to the question, no generation) or "auto" (generate, and quote instead when the
+        generated answer cites no passage).
+        """
+        answer_mode = answer_mode or self.config.answer_mode
+        if answer_mode not in ANSWER_MODES:
+            raise UserError(f"Unknown answer mode {answer_mode!r}; choose one of {', '.join(ANSWER_MODES)}.")
         question = clean_user_text(question).strip()
         if not question:
             raise UserError("Type a question first.")
@@ -214,32 +232,59 @@ class DocQAService:
             raise UserError("Upload and index some documents first.")
         hits = self._relevant(self.retrieve(index, question, k, mode))
         if not hits:
-            yield AnswerUpdate(NOT_FOUND, [], True)
+            yield AnswerUpdate(NOT_FOUND, [], True, "nothing relevant found")
             return
+        how = "quoted from the passages"
+        answer, cited = "", []
+        if answer_mode != "quote":
+            text = ""
+            for text in self._generate(question, hits, params):
+                yield AnswerUpdate(text)
+            answer, cited = attribute(text, hits)
+            how = "generated"
+            if not cited and answer_mode == "auto":
+                how = "quoted from the passages (the generated answer cited none)"
+        if answer_mode == "quote" or (answer_mode == "auto" and not cited):
+            answer, cited = self.quote(question, hits)
+        yield AnswerUpdate(answer or NOT_FOUND, [self._source(hits, n, question, answer) for n in cited], True, how)
+
+    def _generate(self, question: str, hits: Sequence[Hit], params: SamplingParams) -> Iterator[str]:
+        """The generated answer as it grows; loops and prompt echoes end it."""
+        params = replace(params, repetition_guard=True, stop=tuple(params.stop) + ECHO_STOPS)
         text = ""
         stream = self._chat.stream(build_messages(question, hits), params)
         try:
             for chunk in stream:
                 text += chunk.text
-                if chunk.finish_reason is None:
-                    yield AnswerUpdate(text)
+                yield text
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
-        answer, cited = attribute(text, hits)
-        sources = [
-            Source(
-                number=n,
-                label=passage_label(hits[n - 1]),
-                source=hits[n - 1].passage.source,
-                page=hits[n - 1].passage.page,
-                heading=hits[n - 1].passage.heading,
-                score=hits[n - 1].score,
-                text=hits[n - 1].passage.text,
-                start=hits[n - 1].passage.start,
-                matched=matched_terms(hits[n - 1].passage.text, question, answer),
-            )
-            for n in cited
-        ]
-        yield AnswerUpdate(answer or NOT_FOUND, sources, True)
+
+    def quote(self, question: str, hits: Sequence[Hit]) -> tuple[str, list[int]]:
+        """The passages' sentences closest in meaning to the question, each cited; no generation."""
+        candidates = [(n, offset, sentence) for n, hit in enumerate(hits, start=1)
+                      for offset, sentence in passage_sentences(hit.passage.text)]
+        if not candidates:
+            return "", []
+        vectors = self._embedder.embed([question] + [sentence for _, _, sentence in candidates])
+        scores = vectors[1:] @ vectors[0] - 0.02 * np.array([n - 1 for n, _, _ in candidates])
+        best = sorted(np.argsort(-scores)[:QUOTE_SENTENCES], key=lambda i: candidates[i][:2])
+        cited = list(dict.fromkeys(candidates[i][0] for i in best))
+        return " ".join(f"{candidates[i][2]} [{candidates[i][0]}]" for i in best), cited
+
+    @staticmethod
+    def _source(hits: Sequence[Hit], n: int, question: str, answer: str) -> Source:
+        hit = hits[n - 1]
+        return Source(
+            number=n,
+            label=passage_label(hit),
+            source=hit.passage.source,
+            page=hit.passage.page,
+            heading=hit.passage.heading,
+            score=hit.score,
+            text=hit.passage.text,
+            start=hit.passage.start,
+            matched=matched_terms(hit.passage.text, question, answer),
+        )

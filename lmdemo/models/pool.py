@@ -23,6 +23,7 @@ from lmdemo.errors import UserError
 from lmdemo.models.embedding import encoder_identity
 from lmdemo.models.loading import LoadedModel, ModelReport
 from lmdemo.models.manager import ModelManager
+from lmdemo.models.repetition import guard_repetition
 from lmdemo.models.sources import resolve
 from lmdemo.models.types import Chunk, Message, SamplingParams
 from lmdemo.settings import Settings
@@ -248,7 +249,8 @@ class ModelPool:
     def stream(self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None,
                model: str | None = None) -> Iterator[Chunk]:
         with self._chat(model).use() as backend:
-            yield from backend.stream(messages, params, cancel)
+            stream = backend.stream(messages, params, cancel)
+            yield from guard_repetition(stream) if params.repetition_guard else stream
 
     # --- ModelManager, over the default chat model and the encoder ---------------------------
 

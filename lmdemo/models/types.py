@@ -19,6 +19,7 @@ class SamplingParams:
     max_new_tokens: int = 512
     repetition_penalty: float = 1.1
     stop: tuple[str, ...] = ()
+    repetition_guard: bool = False  # end the reply where it starts to loop (lmdemo/models/repetition.py)
 
     def generate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for transformers' `generate`."""

@@ -53,6 +53,7 @@ def sampling(services: "Services", temperature: float, top_p: float, top_k: floa
         top_k=max(int(top_k), 0),
         max_new_tokens=min(max(int(max_new_tokens), 1), limit),
         repetition_penalty=min(max(float(repetition_penalty), 1.0), 2.0),
+        repetition_guard=services.settings.repetition_guard,
     )
 
 

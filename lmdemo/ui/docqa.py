@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from lmdemo.docqa.service import ANSWER_MODES
 from lmdemo.errors import UserError
 from lmdemo.ui.chat import sampling
 from lmdemo.ui.guard import guard
@@ -73,6 +74,9 @@ def build_docqa_tab(services: "Services") -> None:
                 top_k = gr.Slider(1, 10, value=docqa.config.top_k, step=1, label="Passages given to the model")
         with gr.Column(scale=2):
             question = gr.Textbox(label="Question", placeholder="Ask about your documents and press Enter")
+            answer_mode = gr.Radio(list(ANSWER_MODES), value=docqa.config.answer_mode, label="Answer",
+                                   info="generate: the chat model writes it; quote: the passages' sentences closest "
+                                   "to the question, no generation; auto: generate, quote if it cites nothing")
             ask_btn = gr.Button("Ask", variant="primary")
             answer = gr.Markdown(elem_id="docqa-answer", label="Answer")
             sources = gr.JSON(visible=False)
@@ -98,14 +102,17 @@ def build_docqa_tab(services: "Services") -> None:
             return report.summary(), index
 
     def ask(
-        query: str, index: Any, retrieval: str, k: float, request: gr.Request
+        query: str, index: Any, retrieval: str, k: float, mode: str = docqa.config.answer_mode,
+        request: gr.Request = None,
     ) -> Iterator[tuple[str, list[dict]]]:
         params = sampling(services, 0.0, s.top_p, s.top_k, 200, 1.0)
         yield "*Searching your documents…*", []
         with guard(services, "/ask", request, query):
-            updates = docqa.ask(index if index is not None else docqa.new_index(), query, params, int(k), retrieval)
+            updates = docqa.ask(index if index is not None else docqa.new_index(), query, params, int(k), retrieval,
+                                mode)  # type: ignore[arg-type]
             for update in throttled(updates, is_last=lambda u: u.done):
-                yield update.text, [source.as_dict() for source in update.sources]
+                how = f"\n\n<small>{update.how}</small>" if update.done and update.how else ""
+                yield update.text + how, [source.as_dict() for source in update.sources]
 
     ingest_event = ingest_btn.click(
         ingest, [files, index_state], [ingest_status, index_state], api_name="ingest", concurrency_limit=2
@@ -116,5 +123,5 @@ def build_docqa_tab(services: "Services") -> None:
         api_visibility="private",
     )
     gr.on(
-        [ask_btn.click, question.submit], ask, [question, index_state, mode, top_k], [answer, sources], api_name="ask"
+        [ask_btn.click, question.submit], ask, [question, index_state, mode, top_k, answer_mode], [answer, sources], api_name="ask"
     ).then(sources_html, sources, sources_view, api_visibility="private")

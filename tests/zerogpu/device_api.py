@@ -11,32 +11,20 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
+from tests.loopback import LoopbackServer
 
-class DeviceAPI:
+
+class DeviceAPI(LoopbackServer):
     """Start with `start()`; `calls` lists (path, query) in arrival order; set `refuse_next` to spend the quota."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, str]]] = []
         self.refuse_next = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> DeviceAPI:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     def count(self, path: str) -> int:
         with self._lock:

@@ -1,0 +1,120 @@
+"""A repetition guard for streamed replies, whatever engine wrote them.
+
+Small models fall into loops: the same sentence again, or a phrase over and over. The guard ends
+the reply where the loop starts: at a sentence that repeats an earlier one, or at the third
+occurrence of a five-word sequence (trimmed back to the end of the last whole sentence before it).
+Text that may turn out to be such a repeat (a sentence that so far matches the start of an
+earlier one, and the last few words) is held back until it is settled, so the user never sees
+the loop. Closing the underlying stream at the cut ends generation there. A CJK character counts
+as a word, so Chinese loops are caught too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from lmdemo.models.types import Chunk
+
+NGRAM = 5
+MAX_NGRAM_REPEATS = 2  # the third occurrence is cut
+MIN_SENTENCE_WORDS = 3
+_WORD = re.compile(r"\[\d{1,3}\]|[\u3400-\u9fff\uf900-\ufaff]|\w+")
+_PARTIAL_CITATION = re.compile(r"\[\d{0,3}$")
+_SENTENCE_END = re.compile(r"[.!?。！？]+[\"'”’)\]]*(?:\s*\[\d{1,3}\])*(?=\s|$)|[。！？]")
+
+
+def _words(text: str) -> list[tuple[str, int, int]]:
+    """(lower-cased word, start, end) for each word; citation markers like [2] are not words."""
+    return [(m.group(0).lower(), m.start(), m.end()) for m in _WORD.finditer(text) if not m.group(0).startswith("[")]
+
+
+def _sentence_ends(text: str) -> list[int]:
+    return [m.end() for m in _SENTENCE_END.finditer(text)]
+
+
+class RepetitionGuard:
+    """Feed it the reply piece by piece; it returns what may be shown and says when to stop."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.stopped = False
+        self._shown = 0
+
+    def feed(self, piece: str, final: bool = False) -> str:
+        """Add `piece`; return the newly showable text (all of the rest when `final`)."""
+        if self.stopped:
+            return ""
+        self.text += piece
+        cut = self._loop_start(self.text)
+        if cut is not None:
+            cut = max(cut, self._shown)  # what was shown stays shown
+            self.stopped = True
+            self.text = self.text[:cut].rstrip(" ,;:—-")
+            end = len(self.text)
+        else:
+            end = len(self.text) if final else self._settled(self.text)
+        shown, self._shown = self.text[self._shown:end], max(self._shown, end)
+        return shown
+
+    def _loop_start(self, text: str) -> int | None:
+        """Where a loop begins: a repeated whole sentence, or the third run of a five-word sequence."""
+        seen: set[tuple[str, ...]] = set()
+        start = 0
+        for end in _sentence_ends(text):
+            words = tuple(w for w, _, _ in _words(text[start:end]))
+            if len(words) >= MIN_SENTENCE_WORDS:
+                if words in seen:
+                    return start
+                seen.add(words)
+            start = end
+        words = _words(text)
+        runs: dict[tuple[str, ...], list[int]] = {}
+        for i in range(len(words) - NGRAM + 1):
+            gram = tuple(w for w, _, _ in words[i:i + NGRAM])
+            starts = runs.setdefault(gram, [])
+            starts.append(i)
+            if len(starts) > MAX_NGRAM_REPEATS:
+                third = words[i][1]
+                after_second = words[starts[-2]][1]
+                ends = [e for e in _sentence_ends(text) if after_second < e <= third]
+                return ends[-1] if ends else third
+        return None
+
+    def _settled(self, text: str) -> int:
+        """How much of `text` can no longer become part of a loop's start."""
+        ends = _sentence_ends(text)
+        current = ends[-1] if ends else 0
+        tail = tuple(w for w, _, _ in _words(_PARTIAL_CITATION.sub("", text[current:])))
+        if tail:
+            start = 0
+            for end in ends:
+                earlier = tuple(w for w, _, _ in _words(text[start:end]))
+                if (len(earlier) >= MIN_SENTENCE_WORDS and len(tail) <= len(earlier)
+                        and earlier[:len(tail) - 1] == tail[:-1] and earlier[len(tail) - 1].startswith(tail[-1])):
+                    return current  # the sentence being written may be an earlier one again
+                start = end
+        words = _words(text)
+        hold = words[-NGRAM][1] if len(words) >= NGRAM else 0
+        return min(hold, len(text))
+
+
+def guard_repetition(stream: Iterator[Chunk]) -> Iterator[Chunk]:
+    """The stream, ending (finish reason "stop") where the reply starts to loop."""
+    guard = RepetitionGuard()
+    try:
+        for chunk in stream:
+            final = chunk.finish_reason is not None
+            shown = guard.feed(chunk.text, final)
+            if guard.stopped:
+                yield Chunk(shown, chunk.completion_tokens, chunk.prompt_tokens, "stop")
+                return
+            if final:
+                yield Chunk(shown, chunk.completion_tokens, chunk.prompt_tokens, chunk.finish_reason)
+                return
+            if shown:
+                yield Chunk(shown, chunk.completion_tokens, chunk.prompt_tokens)
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
