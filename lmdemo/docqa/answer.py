@@ -65,7 +65,8 @@ def passage_sentences(text: str) -> list[tuple[int, str]]:
         start = offset + len(piece)
         sentence = " ".join(piece.split())
         long_enough = len(sentence.split()) >= 6 or len(_CJK.findall(sentence)) >= 10
-        if long_enough and not sentence[0].islower() and not sentence.startswith("#"):
+        whole = not sentence[:1].islower() and sentence[-1:] in ".!?。！？\"'”)"
+        if long_enough and whole and not sentence.startswith("#"):
             found.append((offset, sentence))
     return found
 

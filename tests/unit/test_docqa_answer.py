@@ -18,10 +18,9 @@ HITS = _hits(
 
 
 def test_prompt_numbers_the_passages_and_names_their_sources() -> None:
-    messages = build_messages("Who founded it?", HITS)
-    user = messages[-1]["content"]
-    assert "[1] (doc0.md)" in user and "[2] (doc1.md, page 1)" in user
-    assert user.endswith("Question: Who founded it?")
+    system, user = build_messages("Who founded it?", HITS)
+    assert "[1] (doc0.md)" in system["content"] and "[2] (doc1.md, page 1)" in system["content"]
+    assert user == {"role": "user", "content": "Who founded it?"}, "no 'Question:' label for the model to echo"
 
 
 def test_valid_markers_are_kept_and_invalid_ones_dropped() -> None:

