@@ -36,6 +36,18 @@ def test_ingest_then_ask_in_one_session(running_app: RunningApp, zorblat: Path, 
     assert sources[0]["source"] == "zorblat.md" and "text" in sources[0] and "score" in sources[0]
 
 
+def test_ask_takes_an_answer_mode(running_app: RunningApp, zorblat: Path) -> None:
+    client = Client(running_app.url, verbose=False)
+    client.predict([handle_file(str(zorblat))], api_name="/ingest")
+    quoted, sources = client.predict("Who founded Zorblat Station?", mode="quote", api_name="/ask")
+    assert "Zorblat Station was founded in 1987 by the engineer Maria Quell on the shore of Lake Ombra. [1]" in quoted
+    assert "quoted from the passages" in quoted and _sources(sources)[0]["source"] == "zorblat.md"
+    generated, _ = client.predict("Who founded Zorblat Station?", mode="generate", api_name="/ask")
+    assert "Maria Quell" in generated and "generated" in generated and "quoted" not in generated
+    with pytest.raises(Exception, match="Unknown answer mode"):
+        client.predict("Who founded Zorblat Station?", mode="guess", api_name="/ask")
+
+
 def test_sessions_do_not_see_each_others_documents(running_app: RunningApp, zorblat: Path) -> None:
     alice = Client(running_app.url, verbose=False)
     bob = Client(running_app.url, verbose=False)

@@ -137,7 +137,9 @@ def test_zerogpu_every_model_running_service_goes_through_a_gpu_call(
     model = services.classify.fine_tune(TOY, TrainConfig(epochs=1, batch_size=8))
     assert tasks_run[-1] == ("fine_tune_task", "finished")
     assert model.predict(["apple"])[0].label in {"fruit", "vehicle"}
-    assert all(end == "finished" for _, end in tasks_run)
+    assert all(end in ("finished", "stopped") for _, end in tasks_run), "none failed"
+    assert all(end == "finished" for task, end in tasks_run if task != "generate_task"), (
+        "only a generation may be stopped early (a stop string, or the repetition guard on the random model's loops)")
 
 
 def test_zerogpu_fine_tuned_weights_come_back_to_the_session(services: Services) -> None:
