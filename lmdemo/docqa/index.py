@@ -69,15 +69,24 @@ def tokenize(texts: Sequence[str], stemmer) -> list[list[str]]:
 
 @dataclass
 class DocumentIndex:
-    """Passages, their vectors and a BM25 index; held in one user's session."""
+    """Passages, their vectors and a BM25 index; held in one user's session.
+
+    Keyword search works as soon as passages are added; their vectors may arrive later, in order
+    (`fill`), while questions are already being asked. `embedded` counts the passages, from the
+    first, that have their vector.
+    """
 
     fusion: FusionConfig = field(default_factory=FusionConfig)
     encoder: str = ""  # the encoder that made `vectors`; set by the first ingest
     passages: list[Passage] = field(default_factory=list)
     vectors: np.ndarray | None = None
+    embedded: int = 0
+    cancelled: bool = False
+    error: str = ""  # why the vectors stopped coming, if they did
     _tokens: list[list[str]] = field(default_factory=list)
     _bm25: object | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _filled: threading.Condition = field(default_factory=threading.Condition)
     _stem: object = field(default_factory=_stemmer)
 
     def __len__(self) -> int:
@@ -86,24 +95,83 @@ class DocumentIndex:
     def sources(self) -> list[str]:
         return list(dict.fromkeys(p.source for p in self.passages))
 
-    def add(self, passages: Sequence[Passage], vectors: np.ndarray) -> None:
-        """Append passages with their vectors and rebuild BM25 over the whole corpus once."""
+    @property
+    def ready(self) -> bool:
+        """Every passage has its vector: semantic and hybrid search can rank them all."""
+        return self.embedded == len(self.passages)
+
+    def add(self, passages: Sequence[Passage], vectors: np.ndarray | None = None) -> int:
+        """Append passages (their vectors now, or later through `fill`) and rebuild BM25 over the
+        whole corpus once; returns the position of the first one added."""
         import bm25s
 
-        if len(passages) != len(vectors):
+        if vectors is not None and len(passages) != len(vectors):
             raise ValueError("one vector per passage")
-        if not passages:
-            return
-        tokens = tokenize([p.text for p in passages], self._stem)
+        tokens = tokenize([p.text for p in passages], self._stem) if passages else []
         with self._lock:
+            start = len(self.passages)
+            if not passages:
+                return start
             self.passages.extend(passages)
-            self.vectors = vectors if self.vectors is None else np.vstack([self.vectors, vectors])
             self._tokens.extend(tokens)
             self._bm25 = None
             if any(self._tokens):  # passages of only stopwords or one-letter words have no keywords
                 bm25 = bm25s.BM25()
                 bm25.index(self._tokens, show_progress=False)
                 self._bm25 = bm25
+        if vectors is not None:
+            self.fill(start, vectors)
+        return start
+
+    def fill(self, start: int, vectors: np.ndarray) -> None:
+        """Give passages `start…` their vectors; they must be the next ones waiting for theirs."""
+        with self._filled:
+            self._filled.wait_for(lambda: self.embedded >= start or self.cancelled)
+            if self.cancelled:
+                return
+            if start != self.embedded:
+                raise ValueError(f"vectors for passage {start} arrived after those of passage {self.embedded}")
+            with self._lock:
+                width = vectors.shape[1]
+                if self.vectors is None:
+                    self.vectors = np.zeros((0, width), dtype=np.float32)
+                if len(self.vectors) < start + len(vectors):
+                    grown = np.zeros((len(self.passages), width), dtype=np.float32)
+                    grown[: len(self.vectors)] = self.vectors
+                    self.vectors = grown
+                self.vectors[start:start + len(vectors)] = vectors
+                self.embedded = start + len(vectors)
+            self._filled.notify_all()
+
+    def wait_turn(self, start: int) -> bool:
+        """Block until passages before `start` have their vectors; False when they never will."""
+        with self._filled:
+            self._filled.wait_for(lambda: self.embedded >= start or self.cancelled or bool(self.error))
+            return self.embedded >= start and not self.cancelled
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        with self._filled:
+            return self._filled.wait_for(lambda: self.ready or self.cancelled or bool(self.error), timeout) and self.ready
+
+    def failed(self, why: str) -> None:
+        with self._filled:
+            self.error = why
+            self._filled.notify_all()
+
+    def search_status(self) -> str:
+        """What search can do now, for the tab: "keyword search ready; semantic search 40%"."""
+        total = len(self.passages)
+        if self.ready:
+            return "keyword and semantic search ready" if total else "no documents"
+        if self.error:
+            return f"keyword search ready; semantic search failed ({self.error})"
+        return f"keyword search ready; semantic search {int(100 * self.embedded / total)}% ({self.embedded:,} of {total:,} passages)"
+
+    def cancel(self) -> None:
+        """Stop embedding for this index (its user removed the documents)."""
+        with self._filled:
+            self.cancelled = True
+            self._filled.notify_all()
 
     def _bm25_scores(self, query: str) -> np.ndarray:
         query_tokens = tokenize([query], self._stem)[0]
@@ -119,11 +187,9 @@ class DocumentIndex:
             n = len(self.passages)
             if n == 0:
                 return []
-            dense = (
-                self.vectors @ query_vector.astype(np.float32)
-                if query_vector is not None and self.vectors is not None
-                else np.zeros(n, dtype=np.float32)
-            )
+            dense = np.zeros(n, dtype=np.float32)
+            if query_vector is not None and self.vectors is not None:
+                dense[: self.embedded] = self.vectors[: self.embedded] @ query_vector.astype(np.float32)
             sparse = self._bm25_scores(query) if mode != "dense" else np.zeros(n, dtype=np.float32)
             if mode == "dense":
                 fused = dense

@@ -6,6 +6,7 @@ The service holds no user data: each call gets the user's DocumentIndex from the
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from lmdemo.models.backend import ChatBackend
 
 Progress = Callable[[float, str], None]
+EMBED_BATCH = 256  # passages per background step: large enough to batch well, small enough for progress
+log = logging.getLogger(__name__)
 AnswerMode = Literal["auto", "generate", "quote"]
 ANSWER_MODES: tuple[AnswerMode, ...] = ("auto", "generate", "quote")
 
@@ -64,11 +67,12 @@ class IngestReport:
     added: list[tuple[str, int]]
     errors: list[str]
     total_passages: int
+    search: str = ""  # what search can do now (semantic search may still be on its way)
 
     def summary(self) -> str:
         lines = [f"✓ {name}: {_passages(count)}" for name, count in self.added]
         lines += [f"✗ {error}" for error in self.errors]
-        lines.append(f"{_passages(self.total_passages)} indexed in total.")
+        lines.append(f"{_passages(self.total_passages)} indexed in total; {self.search}.")
         return "\n".join(lines)
 
 
@@ -145,9 +149,14 @@ class DocQAService:
         return current
 
     def ingest_documents(
-        self, index: DocumentIndex, documents: Sequence[LoadedDocument], progress: Progress | None = None
+        self, index: DocumentIndex, documents: Sequence[LoadedDocument], progress: Progress | None = None,
+        wait: bool = True,
     ) -> list[tuple[str, int]]:
-        """Split, embed and index documents already loaded; returns (name, passages) per document."""
+        """Split and index documents already loaded; returns (name, passages) per document.
+
+        Keyword search is ready on return. The passages' vectors are computed now (`wait`) or in a
+        background thread, while questions are answered by keyword search alone.
+        """
         report = progress or (lambda fraction, message: None)
         encoder = self._same_encoder(index)
         splitter = self.splitter()
@@ -157,20 +166,41 @@ class DocQAService:
             pieces = splitter.split(document)
             passages.extend(pieces)
             counts.append((document.name, len(pieces)))
-        total = max(len(passages), 1)
-        vectors = self._embedder.embed(
-            [p.text for p in passages],
-            lambda done: report(0.1 + 0.85 * done / total, f"embedding passages {done}/{total}"),
-        )
-        report(0.97, "building the keyword index")
-        index.add(passages, vectors)
+        report(0.1, "building the keyword index")
+        start = index.add(passages)
         index.encoder = encoder
+        texts = [p.text for p in passages]
+        if wait:
+            self._embed(index, start, texts, report)
+        else:
+            threading.Thread(target=self._embed, args=(index, start, texts, None), daemon=True,
+                             name="lmdemo-embed-passages").start()
         return counts
 
+    def _embed(self, index: DocumentIndex, start: int, texts: list[str], report: Progress | None) -> None:
+        """Embed passages `start…` in batches, after those ingested before them; stop if the index is dropped."""
+        try:
+            if not index.wait_turn(start):
+                return
+            for i in range(0, len(texts), EMBED_BATCH):
+                if index.cancelled:
+                    return
+                index.fill(start + i, self._embedder.embed(texts[i:i + EMBED_BATCH]))
+                if report is not None:
+                    done = min(i + EMBED_BATCH, len(texts))
+                    report(0.1 + 0.9 * done / len(texts), f"embedding passages {done}/{len(texts)}")
+        except Exception as error:
+            index.failed(f"{type(error).__name__}: {error}")
+            if report is not None:
+                raise
+            log.exception("embedding passages in the background failed")
+
     def ingest(
-        self, index: DocumentIndex, files: Sequence[tuple[Path, str]], progress: Progress | None = None
+        self, index: DocumentIndex, files: Sequence[tuple[Path, str]], progress: Progress | None = None,
+        wait: bool = True,
     ) -> IngestReport:
-        """Load, split, embed and index uploaded files; a bad file is reported, the rest go in."""
+        """Load, split and index uploaded files (embedded now, or in the background unless `wait`);
+        a bad file is reported, the rest go in."""
         report = progress or (lambda fraction, message: None)
         documents, errors = [], []
         max_bytes = int(self.config.max_file_mb * 2**20)
@@ -185,9 +215,9 @@ class DocQAService:
                 known.add(name)
             except IngestError as error:
                 errors.append(str(error))
-        added = self.ingest_documents(index, documents, report) if documents else []
+        added = self.ingest_documents(index, documents, report, wait) if documents else []
         report(1.0, "done")
-        return IngestReport(added, errors, len(index))
+        return IngestReport(added, errors, len(index), index.search_status())
 
     def retrieve(self, index: DocumentIndex, query: str, k: int | None = None, mode: Mode | None = None) -> list[Hit]:
         return self.retrieve_many(index, [query], k, mode)[0]
@@ -196,14 +226,22 @@ class DocQAService:
         self, index: DocumentIndex, queries: Sequence[str], k: int | None = None, mode: Mode | None = None
     ) -> list[list[Hit]]:
         """Top passages for each query; the queries are embedded in one batch."""
-        mode = mode or self.config.mode
+        mode = self._usable_mode(index, mode)
         if mode != "bm25":
             self._same_encoder(index)
         vectors = self._embedder.embed(list(queries)) if mode != "bm25" else [None] * len(queries)
         return [index.search(q, v, k or self.config.top_k, mode) for q, v in zip(queries, vectors)]
 
-    def _relevant(self, hits: Sequence[Hit]) -> list[Hit]:
-        """Passages close in meaning, or sharing keywords and at least loosely related."""
+    def _usable_mode(self, index: DocumentIndex, mode: Mode | None) -> Mode:
+        """The retrieval mode asked for, or keyword search while the passages' vectors are still coming."""
+        mode = mode or self.config.mode
+        return mode if index.ready else "bm25"
+
+    def _relevant(self, hits: Sequence[Hit], keywords_only: bool) -> list[Hit]:
+        """Passages close in meaning, or sharing keywords and at least loosely related
+        (sharing keywords is enough while there are no vectors to judge meaning)."""
+        if keywords_only:
+            return [h for h in hits if h.bm25 > 0]
         floor = self.config.min_relevance
         return [h for h in hits if h.dense >= floor or (h.bm25 > 0 and h.dense >= floor / 2)]
 
@@ -230,9 +268,11 @@ class DocQAService:
             raise UserError("Type a question first.")
         if len(index) == 0:
             raise UserError("Upload and index some documents first.")
-        hits = self._relevant(self.retrieve(index, question, k, mode))
+        keywords_only = self._usable_mode(index, mode) == "bm25"
+        hits = self._relevant(self.retrieve(index, question, k, mode), keywords_only)
+        searched = f"; {index.search_status()}, so keyword search answered" if not index.ready else ""
         if not hits:
-            yield AnswerUpdate(NOT_FOUND, [], True, "nothing relevant found")
+            yield AnswerUpdate(NOT_FOUND, [], True, "nothing relevant found" + searched)
             return
         how = "quoted from the passages"
         answer, cited = "", []
@@ -246,7 +286,8 @@ class DocQAService:
                 how = "quoted from the passages (the generated answer cited none)"
         if answer_mode == "quote" or (answer_mode == "auto" and not cited):
             answer, cited = self.quote(question, hits)
-        yield AnswerUpdate(answer or NOT_FOUND, [self._source(hits, n, question, answer) for n in cited], True, how)
+        yield AnswerUpdate(answer or NOT_FOUND, [self._source(hits, n, question, answer) for n in cited], True,
+                           how + searched)
 
     def _generate(self, question: str, hits: Sequence[Hit], params: SamplingParams) -> Iterator[str]:
         """The generated answer as it grows; loops and prompt echoes end it."""

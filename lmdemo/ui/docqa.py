@@ -52,7 +52,20 @@ def _documents_markdown(index: Any) -> str:
     counts: dict[str, int] = {}
     for passage in index.passages:
         counts[passage.source] = counts.get(passage.source, 0) + 1
-    return "\n".join(f"- **{name}**: {n} passage{'s' if n != 1 else ''}" for name, n in counts.items())
+    files = "\n".join(f"- **{name}**: {n} passage{'s' if n != 1 else ''}" for name, n in counts.items())
+    return f"*{index.search_status()}*\n\n{files}"
+
+
+def _documents_and_timer(index: Any) -> tuple[str, gr.Timer]:
+    """The documents with search status; the timer keeps polling while vectors are being computed."""
+    embedding = index is not None and not index.ready and not index.error and not index.cancelled
+    return _documents_markdown(index), gr.Timer(active=embedding)
+
+
+def _remove_all(index: Any) -> tuple:
+    if index is not None:
+        index.cancel()
+    return None, "No documents yet.", "", None
 
 
 def build_docqa_tab(services: "Services") -> None:
@@ -68,7 +81,8 @@ def build_docqa_tab(services: "Services") -> None:
                 ingest_btn = gr.Button("Index documents", variant="primary")
                 clear_btn = gr.Button("Remove all")
             ingest_status = gr.Textbox(label="Indexing", lines=3, interactive=False)
-            documents = gr.Markdown("No documents yet.")
+            documents = gr.Markdown("No documents yet.", elem_id="docqa-documents")
+            embedding_timer = gr.Timer(1.0, active=False)
             with gr.Accordion("Retrieval settings", open=False):
                 mode = gr.Radio(["hybrid", "dense", "bm25"], value=docqa.config.mode, label="Retrieval")
                 top_k = gr.Slider(1, 10, value=docqa.config.top_k, step=1, label="Passages given to the model")
@@ -93,7 +107,8 @@ def build_docqa_tab(services: "Services") -> None:
             index = index if index is not None else docqa.new_index()
             try:
                 report = docqa.ingest(
-                    index, [(p, p.name) for p in present], lambda fraction, message: progress(fraction, desc=message)
+                    index, [(p, p.name) for p in present], lambda fraction, message: progress(fraction, desc=message),
+                    wait=False,
                 )
             finally:
                 for path in present:
@@ -117,11 +132,10 @@ def build_docqa_tab(services: "Services") -> None:
     ingest_event = ingest_btn.click(
         ingest, [files, index_state], [ingest_status, index_state], api_name="ingest", concurrency_limit=2
     )
-    ingest_event.then(_documents_markdown, index_state, documents, api_visibility="private")
-    clear_btn.click(
-        lambda: (None, "No documents yet.", "", None), None, [index_state, documents, ingest_status, files],
-        api_visibility="private",
-    )
+    ingest_event.then(_documents_and_timer, index_state, [documents, embedding_timer], api_visibility="private")
+    embedding_timer.tick(_documents_and_timer, index_state, [documents, embedding_timer], api_visibility="private",
+                         show_progress="hidden")
+    clear_btn.click(_remove_all, index_state, [index_state, documents, ingest_status, files], api_visibility="private")
     gr.on(
         [ask_btn.click, question.submit], ask, [question, index_state, mode, top_k, answer_mode], [answer, sources], api_name="ask"
     ).then(sources_html, sources, sources_view, api_visibility="private")
