@@ -41,11 +41,21 @@ def classification_rows(services, dataset: str, finetune: bool) -> list[dict]:
     predictions = services.classify.zero_shot(test.texts, parse_labels(classes))
     rows.append(row("zero-shot", predictions, 0.0, time.perf_counter() - started))
 
+    from lmdemo.tasks.classify import FewShotClassifier
+
+    shots = sample_shots(train, 16)
     started = time.perf_counter()
-    head = services.classify.train_few_shot(sample_shots(train, 16))
+    head = FewShotClassifier.train(services.embedder.embed, shots.texts, shots.labels)
     trained = time.perf_counter()
     predictions = services.classify.few_shot(head, test.texts)
-    rows.append(row("few-shot (16/label)", predictions, trained - started, time.perf_counter() - trained))
+    rows.append(row("few-shot head (16/label)", predictions, trained - started, time.perf_counter() - trained))
+
+    started = time.perf_counter()
+    setfit = services.classify.train_few_shot(shots)  # SetFit: every label has 16 examples
+    trained = time.perf_counter()
+    predictions = services.classify.few_shot(setfit, test.texts)
+    rows.append(row(f"few-shot {type(setfit).__name__} (16/label)", predictions, trained - started,
+                    time.perf_counter() - trained))
 
     if finetune:
         started = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from lmdemo.chat.service import ChatService
 from lmdemo.docqa.index import Embedder
@@ -76,6 +77,12 @@ def batching_config(settings: Settings) -> BatchingConfig:
     )
 
 
+def _plain_encoder(models: ModelPool) -> Any:
+    """The loaded encoder for SetFit to copy and train, or None when it is quantized (not trainable)."""
+    encoder = models.encoder()
+    return encoder.model if encoder.report.quantization == "none" else None
+
+
 def build_services(settings: Settings) -> Services:
     """The hosting mode is decided here, once: which runner runs model tasks and how each chat model is served."""
     limit_blas_threads()
@@ -113,7 +120,8 @@ def build_services(settings: Settings) -> Services:
         chat=ChatService(models),
         docqa=DocQAService(embedder, models, docqa_config(settings)),
         classify=ClassifyService(
-            embedder, settings, models, runner, (lambda: models.nli().model) if settings.zero_shot_model else None
+            embedder, settings, models, runner, (lambda: models.nli().model) if settings.zero_shot_model else None,
+            None if isinstance(embedder, RemoteEmbedder) else lambda: _plain_encoder(models),
         ),
         summarize=SummarizeService(embedder, models),
         embedder=embedder,

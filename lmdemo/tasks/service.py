@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import random
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from lmdemo.tasks.classify import (
     zero_shot,
 )
 from lmdemo.tasks.dataset import LabelledTexts
+from lmdemo.tasks.setfit_few_shot import train_setfit, wants_setfit
 from lmdemo.tasks.summarize import abstractive, extractive
 from lmdemo.text import clean_user_text
 
@@ -90,30 +91,43 @@ def fine_tune_task(models: ModelManager, texts: list[str], labels: list[str], co
             cache_dir=s.cache_dir, trust_remote_code=s.trust_remote_code,
         )
 
+    result = None
+    for fraction, message, result in in_a_thread(
+        lambda report, cancel: fine_tune(load, texts, labels, TrainConfig(**config), report, cancel,
+                                         base=s.encoder_model),
+        "lmdemo-finetune",
+    ):
+        if result is None:
+            yield {"progress": fraction, "message": message}
+    yield {"progress": 1.0, "message": "done", "model": result.export_zip()}
+
+
+def in_a_thread(work: Callable[[Progress, threading.Event], Any], name: str) -> Iterator[tuple[float, str, Any]]:
+    """Run `work(progress, cancel)` in a thread of its own: yield (fraction, message, None) for each
+    progress report, then (1.0, "done", its result). Closing the iterator (Cancel) sets `cancel`,
+    which the work checks at each step."""
     updates: queue.SimpleQueue = queue.SimpleQueue()
     cancel = threading.Event()
     outcome: dict[str, Any] = {}
 
-    def work() -> None:
+    def run() -> None:
         try:
-            outcome["model"] = fine_tune(
-                load, texts, labels, TrainConfig(**config), lambda f, m: updates.put((f, m)), cancel, base=s.encoder_model
-            )
+            outcome["result"] = work(lambda f, m: updates.put((f, m)), cancel)
         except BaseException as error:  # raised to the caller below
             outcome["error"] = error
         updates.put(None)
 
-    worker = threading.Thread(target=work, name="lmdemo-finetune", daemon=True)
+    worker = threading.Thread(target=run, name=name, daemon=True)
     worker.start()
     try:
         while (update := updates.get()) is not None:
-            yield {"progress": update[0], "message": update[1]}
+            yield update[0], update[1], None
     finally:
         cancel.set()
         worker.join(timeout=60)
     if "error" in outcome:
         raise outcome["error"]
-    yield {"progress": 1.0, "message": "done", "model": outcome["model"].export_zip()}
+    yield 1.0, "done", outcome["result"]
 
 
 @dataclass(frozen=True)
@@ -122,7 +136,7 @@ class TrainingUpdate:
 
     fraction: float
     message: str
-    model: TrainedClassifier | None = None
+    model: Any = None  # a TrainedClassifier, or for few-shot a head or SetFit classifier
     archive: bytes = b""
 
 
@@ -134,7 +148,9 @@ class ClassifyService:
     """
 
     def __init__(self, embedder: Embedder, settings: Settings, chat: ChatBackend, runner: ModelRunner,
-                 nli: Any = None) -> None:
+                 nli: Any = None, encoder_model: Callable[[], Any] | None = None) -> None:
+        """`encoder_model` gives the local SentenceTransformer that SetFit copies (None: no SetFit)."""
+        self._encoder_model = encoder_model
         self._embedder = embedder
         self._settings = settings
         self._chat = chat
@@ -160,10 +176,29 @@ class ClassifyService:
             predictions.append(parse_chat_label(reply, labels))
         return predictions
 
-    def train_few_shot(self, data: LabelledTexts) -> FewShotClassifier:
-        return FewShotClassifier.train(self._embedder.embed, self._texts(data.texts), data.labels)
+    def few_shot_stream(self, data: LabelledTexts) -> Iterator[TrainingUpdate]:
+        """Train a few-shot classifier: SetFit when every label has enough examples (and a local,
+        unquantized encoder), else a head on frozen embeddings. Closing the stream cancels SetFit."""
+        texts, labels = self._texts(data.texts), list(data.labels)
+        encoder = self._encoder_model() if self._encoder_model is not None and wants_setfit(labels) else None
+        if encoder is None:
+            yield TrainingUpdate(1.0, "head trained on frozen embeddings",
+                                 FewShotClassifier.train(self._embedder.embed, texts, labels))
+            return
+        for fraction, message, result in in_a_thread(
+            lambda report, cancel: train_setfit(encoder, texts, labels, report, cancel), "lmdemo-setfit"
+        ):
+            yield TrainingUpdate(fraction, message if result is None else "SetFit: encoder and head trained", result)
 
-    def few_shot(self, head: FewShotClassifier, texts: Sequence[str]) -> list[Prediction]:
+    def train_few_shot(self, data: LabelledTexts, progress: Progress | None = None) -> Any:
+        """The trained few-shot classifier (for batch use)."""
+        update = None
+        for update in self.few_shot_stream(data):
+            if progress is not None:
+                progress(update.fraction, update.message)
+        return update.model
+
+    def few_shot(self, head: Any, texts: Sequence[str]) -> list[Prediction]:
         return head.predict(self._embedder.embed, self._texts(texts))
 
     def fine_tune_stream(

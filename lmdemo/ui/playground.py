@@ -82,7 +82,12 @@ def build_playground_tab(services: "Services") -> None:
                         value=EXAMPLE_SHOTS, headers=["text", "label"], column_count=(2, "fixed"),
                         interactive=True, wrap=True,
                     )
-                    train_few_btn = gr.Button("Train few-shot head")
+                    gr.Markdown("With 4 or more examples of every label, SetFit fine-tunes a copy of the encoder "
+                                "on pairs of them first (about a minute on a CPU); with fewer, a head is trained "
+                                "on the encoder's embeddings (a second).")
+                    with gr.Row():
+                        train_few_btn = gr.Button("Train few-shot")
+                        cancel_few_btn = gr.Button("Cancel")
                     few_status = gr.Markdown()
                 with gr.Accordion("Fine-tune on your CSV (text,label)", open=False):
                     csv_file = gr.File(label="Training CSV", file_types=[".csv"], type="filepath")
@@ -132,12 +137,17 @@ def build_playground_tab(services: "Services") -> None:
                 raise UserError(f"mode must be one of {', '.join(value for _, value in MODES)}")
         return prediction.scores
 
-    def train_few(table: Any, request: gr.Request) -> tuple[Any, str]:
+    def train_few(table: Any, request: gr.Request, progress: gr.Progress = gr.Progress()) -> Iterator:
+        """Train the few-shot classifier into this session; streams progress, Cancel stops it."""
         with guard(services, "few_shot", request):
             data = _shots(table)
-            head = classify.train_few_shot(data)
+            update = None
+            for update in classify.few_shot_stream(data):
+                progress(update.fraction, desc=update.message)
+                yield gr.skip(), f"Training… {update.message}"
         counts = ", ".join(f"{k}: {v}" for k, v in data.counts().items())
-        return head, f"Trained on {len(data.texts)} examples ({counts}). Choose **few-shot** and classify."
+        yield update.model, (f"{update.message.capitalize()} on {len(data.texts)} examples ({counts}). "
+                             "Choose **few-shot** and classify.")
 
     def train(
         path: str | None, n_epochs: float, quantized: bool, request: gr.Request, progress: gr.Progress = gr.Progress()
@@ -186,7 +196,9 @@ def build_playground_tab(services: "Services") -> None:
 
     gr.on([classify_btn.click, text.submit], run_classify, [text, labels, mode, few_shot_state, fine_tuned_state],
           scores, api_name="classify")
-    train_few_btn.click(train_few, shots, [few_shot_state, few_status], api_visibility="private")
+    few_event = train_few_btn.click(train_few, shots, [few_shot_state, few_status], api_visibility="private")
+    cancel_few_btn.click(lambda: "Cancelled; nothing was kept.", None, few_status, cancels=[few_event],
+                         api_visibility="private")
     train_event = train_btn.click(train, [csv_file, epochs, eight_bit],
                                   [train_status, metrics_view, fine_tuned_state, download], api_name="fine_tune",
                                   concurrency_limit=1, concurrency_id="fine-tune")

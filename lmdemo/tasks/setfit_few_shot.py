@@ -1,0 +1,76 @@
+"""Few-shot classification with SetFit: the encoder is first fine-tuned contrastively on pairs of
+the user's examples (same label: pull together; different labels: push apart), then a
+logistic-regression head is fitted on its new embeddings.
+
+With 16 examples per label this lifts movie-review sentiment far above a head on frozen
+embeddings (bench/tasks.py), at the cost of a copy of the encoder per trained classifier and
+tens of seconds of training; with fewer than `MIN_PER_LABEL` examples per label there are too
+few pairs, and the frozen-embedding head is used instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lmdemo.tasks.classify import Prediction, Progress, TrainingCancelled, _predictions
+
+MIN_PER_LABEL = 4
+PAIR_STEPS = 80  # contrastive steps of 16 pairs: ~40 s for MiniLM on 2 CPU cores
+
+
+def wants_setfit(labels: Sequence[str]) -> bool:
+    """Enough examples of every label to build contrastive pairs."""
+    counts = Counter(labels)
+    return len(counts) >= 2 and min(counts.values()) >= MIN_PER_LABEL
+
+
+@dataclass
+class SetFitClassifier:
+    """A SetFit model (its own fine-tuned copy of the encoder, and a head) kept in one user's session."""
+
+    classes: list[str]
+    model: Any
+
+    def predict(self, embed: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str]) -> list[Prediction]:
+        """`embed` (the shared encoder) is not used: this classifier embeds with its own copy."""
+        probabilities = np.asarray(self.model.predict_proba(list(texts), as_numpy=True))
+        return _predictions(probabilities, self.classes)
+
+
+def train_setfit(
+    encoder: Any, texts: Sequence[str], labels: Sequence[str], progress: Progress | None = None,
+    cancel: threading.Event | None = None, steps: int = PAIR_STEPS, seed: int = 0,
+) -> SetFitClassifier:
+    """Fine-tune a copy of `encoder` (a SentenceTransformer) on pairs of the examples, then fit the head."""
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+    from sklearn.linear_model import LogisticRegression
+    from transformers import TrainerCallback
+
+    report = progress or (lambda fraction, message: None)
+    stop = cancel or threading.Event()
+
+    class Watch(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            report(0.9 * state.global_step / max(state.max_steps, 1),
+                   f"contrastive step {state.global_step}/{state.max_steps}")
+            if stop.is_set():
+                raise TrainingCancelled("Few-shot training cancelled; nothing was kept.")
+
+    body = copy.deepcopy(encoder)
+    model = SetFitModel(model_body=body, model_head=LogisticRegression(max_iter=2000, C=10.0))
+    args = TrainingArguments(batch_size=16, num_epochs=1, max_steps=steps, seed=seed, show_progress_bar=False,
+                             report_to="none", logging_strategy="no", save_strategy="no", eval_strategy="no")
+    trainer = Trainer(model=model, args=args, callbacks=[Watch()],
+                      train_dataset=Dataset.from_dict({"text": list(texts), "label": list(labels)}))
+    report(0.0, "building pairs of examples")
+    trainer.train()
+    report(1.0, "head trained")
+    return SetFitClassifier([str(c) for c in model.model_head.classes_], model)
