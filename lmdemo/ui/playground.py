@@ -92,7 +92,7 @@ def build_playground_tab(services: "Services") -> None:
                 with gr.Accordion("Fine-tune on your CSV (text,label)", open=False):
                     csv_file = gr.File(label="Training CSV", file_types=[".csv"], type="filepath")
                     with gr.Row():
-                        epochs = gr.Slider(1, 5, value=2, step=1, label="Epochs")
+                        epochs = gr.Slider(1, 8, value=4, step=1, label="Epochs (at most: the best one on the held-out split is kept)")
                         eight_bit = gr.Checkbox(label="Load the base in 8-bit (bitsandbytes)")
                     with gr.Row():
                         train_btn = gr.Button("Fine-tune", variant="primary")

@@ -115,7 +115,7 @@ def test_fine_tuning_a_tiny_bert_learns_the_toy_task(tiny_bert_dir: Path, tmp_pa
     seen: list[float] = []
     model = fine_tune(
         _loader(tiny_bert_dir, tmp_path), texts, labels,
-        TrainConfig(epochs=8, batch_size=8, learning_rate=1e-3, holdout=0.2),
+        TrainConfig(epochs=8, batch_size=8, learning_rate=1e-3, holdout=0.2, patience=0),
         progress=lambda fraction, message: seen.append(fraction),
     )
     assert model.metrics["accuracy"] == 1.0 and model.metrics["support"] == 6
@@ -134,6 +134,24 @@ def test_fine_tuning_a_tiny_bert_learns_the_toy_task(tiny_bert_dir: Path, tmp_pa
     assert reloaded.config.id2label == {0: "fruit", 1: "vehicle"}
 
 
+def test_training_stops_once_the_held_out_score_stops_improving_and_keeps_the_best_epoch(
+    tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    texts, labels = _toy()
+    messages: list[str] = []
+    model = fine_tune(
+        _loader(tiny_bert_dir, tmp_path), texts, labels,
+        TrainConfig(epochs=40, batch_size=8, learning_rate=1e-3, holdout=0.2, patience=2),
+        progress=lambda fraction, message: messages.append(message),
+    )
+    scores = [float(m.rsplit(" ", 1)[1]) for m in messages if "held-out macro-F1" in m]
+    assert 3 <= len(scores) < 40 and any(m.startswith("stopping early") for m in messages)
+    best = scores.index(max(scores))
+    assert len(scores) - 1 - best == 2, "two epochs without a better score, then stop"
+    assert model.metrics["macro_f1"] == pytest.approx(max(scores), abs=1e-3), "the best epoch's weights are kept"
+    assert model.max_length <= 32, "sized from the data (the toy texts are a few tokens long), not 256"
+
+
 def test_cancel_stops_training(tiny_bert_dir: Path, tmp_path: Path) -> None:
     texts, labels = _toy()
     cancel = threading.Event()
@@ -143,7 +161,7 @@ def test_cancel_stops_training(tiny_bert_dir: Path, tmp_path: Path) -> None:
             cancel.set()
 
     with pytest.raises(TrainingCancelled):
-        fine_tune(_loader(tiny_bert_dir, tmp_path), texts, labels, TrainConfig(epochs=50, batch_size=4),
+        fine_tune(_loader(tiny_bert_dir, tmp_path), texts, labels, TrainConfig(epochs=50, batch_size=4, patience=0),
                   progress=progress, cancel=cancel)
 
 

@@ -143,7 +143,7 @@ def test_zerogpu_every_model_running_service_goes_through_a_gpu_call(
 
 
 def test_zerogpu_fine_tuned_weights_come_back_to_the_session(services: Services) -> None:
-    updates = list(services.classify.fine_tune_stream(TOY, TrainConfig(epochs=10, batch_size=8, learning_rate=1e-3)))
+    updates = list(services.classify.fine_tune_stream(TOY, TrainConfig(epochs=10, batch_size=8, learning_rate=1e-3, patience=0)))
     final = updates[-1]
     assert final.model is not None and final.archive[:2] == b"PK"
     assert [u.fraction for u in updates] == sorted(u.fraction for u in updates)
@@ -153,7 +153,7 @@ def test_zerogpu_fine_tuned_weights_come_back_to_the_session(services: Services)
 
 def test_zerogpu_cancel_stops_fine_tuning_inside_the_call(services: Services,
                                                           tasks_run: list[tuple[str, str]]) -> None:
-    stream = services.classify.fine_tune_stream(TOY, TrainConfig(epochs=200, batch_size=2))
+    stream = services.classify.fine_tune_stream(TOY, TrainConfig(epochs=200, batch_size=2, patience=0))
     for update in stream:
         if update.fraction > 0.01:
             break
