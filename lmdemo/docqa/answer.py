@@ -54,20 +54,27 @@ def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|(?<=[。！？])")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_BLOCK = re.compile(r"^#[^\n]*|[^\n]+(?:\n(?!\s*#)[^\n]*\S[^\n]*)*", re.MULTILINE)  # a heading line, or a paragraph
 
 
 def passage_sentences(text: str) -> list[tuple[int, str]]:
     """(offset, sentence) for the whole sentences of a passage: its first piece is skipped when the
-    passage starts mid-sentence, and headings, captions and fragments are left out."""
-    found, start = [], 0
-    for piece in _SENTENCE_SPLIT.split(text):
-        offset = text.find(piece, start)
-        start = offset + len(piece)
-        sentence = " ".join(piece.split())
-        long_enough = len(sentence.split()) >= 6 or len(_CJK.findall(sentence)) >= 10
-        whole = not sentence[:1].islower() and sentence[-1:] in ".!?。！？\"'”)"
-        if long_enough and whole and not sentence.startswith("#"):
-            found.append((offset, sentence))
+    passage starts mid-sentence, and headings, captions and fragments are left out.
+
+    Paragraphs and heading lines are split first: a paper's "## Abstract" must not swallow the
+    abstract's first sentence.
+    """
+    found = []
+    for block in _BLOCK.finditer(text):
+        start = 0
+        for piece in _SENTENCE_SPLIT.split(block.group(0)):
+            offset = block.group(0).find(piece, start)
+            start = offset + len(piece)
+            sentence = " ".join(piece.split())
+            long_enough = len(sentence.split()) >= 6 or len(_CJK.findall(sentence)) >= 10
+            whole = not sentence[:1].islower() and sentence[-1:] in ".!?。！？\"'”)"
+            if long_enough and whole and not sentence.startswith("#"):
+                found.append((block.start() + offset, sentence))
     return found
 
 

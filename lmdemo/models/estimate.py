@@ -6,7 +6,8 @@ loaders really do (`loading.py`, `llamacpp/`): on a CPU, transformers keeps fp32
 fp16 copy of each linear layer for a chat model; bitsandbytes quantizes the linear layers (not
 embeddings or the output head) to one byte (8-bit, plus a scale per row) or half a byte (4-bit
 NF4, plus a scale per 64 values); llama.cpp maps the GGUF file as it is and keeps keys and values
-in 8 bits. A GPU keeps unquantized weights in 16 bits.
+in 8 bits. A GPU keeps unquantized weights in 16 bits, and so does a CPU with native bf16 for an
+encoder.
 """
 
 from __future__ import annotations
@@ -129,8 +130,11 @@ def hub_shape(repo: str) -> ModelShape:
     return _shape(tensors, layers, width)
 
 
-def estimates(shape: ModelShape, role: str, device: str, fp16_copies: bool = True) -> list[Estimate]:
-    """Memory for each way this app can load the model on `device` (cpu or cuda)."""
+def estimates(shape: ModelShape, role: str, device: str, fp16_copies: bool = True,
+              encoder_bf16: bool = False) -> list[Estimate]:
+    """Memory for each way this app can load the model on `device` (cpu or cuda).
+
+    `encoder_bf16`: an unquantized encoder on this CPU runs in bf16 (`runtime.encoder_in_bf16`)."""
     kv_values = 2 * shape.layers * shape.kv_width * 1000  # keys and values of 1,000 tokens
     if shape.gguf_bytes and device == "cpu" and role == "chat":
         kv = kv_values * KV_BYTES["llama.cpp"] / MB if shape.layers else None
@@ -138,10 +142,11 @@ def estimates(shape: ModelShape, role: str, device: str, fp16_copies: bool = Tru
     else:
         rows = []
     dense = 2.0 if device == "cuda" else 4.0
+    unquantized = 2.0 if role == "encoder" and encoder_bf16 else dense
     kv = kv_values * KV_BYTES[f"transformers-{'gpu' if device == 'cuda' else 'cpu'}"] / MB if role == "chat" else None
     rest = shape.params - shape.linear_params
     copies = 2.0 * (shape.linear_params + shape.head_params) if role == "chat" and device == "cpu" and fp16_copies else 0
-    rows.append(Estimate("none", "transformers", (shape.params * dense + copies) / MB, kv))
+    rows.append(Estimate("none", "transformers", (shape.params * unquantized + copies) / MB, kv))
     eight = shape.linear_params * 1.0 + shape.linear_rows * 4.0 + rest * dense
     rows.append(Estimate("8bit", "transformers", eight / MB, kv))
     four = shape.linear_params * (0.5 + 1 / 64) + rest * dense

@@ -265,8 +265,13 @@ def load_encoder(
     quantization: Quantization = "none",
     cache_dir: Path,
     trust_remote_code: bool = False,
+    cpu_bf16: bool = False,
 ) -> LoadedModel:
-    """A BERT-style sentence encoder (sentence-transformers: its pooling and normalisation)."""
+    """A BERT-style sentence encoder (sentence-transformers: its pooling and normalisation).
+
+    `cpu_bf16` runs an unquantized encoder on the CPU in bfloat16: on CPUs with native bf16 it embeds
+    several times faster (all-MiniLM-L6-v2: 6x) with vectors at cosine 0.9999 to fp32 (bench/embedding.py).
+    """
     from sentence_transformers import SentenceTransformer
 
     def build(location: str, device: str, kwargs: dict[str, Any]) -> Any:
@@ -277,7 +282,12 @@ def load_encoder(
             model_kwargs={"use_safetensors": True, **kwargs},
         ).eval()
 
-    return _load("encoder", spec, device, quantization, cache_dir, build, lambda location, model: model.tokenizer)
+    loaded = _load("encoder", spec, device, quantization, cache_dir, build, lambda location, model: model.tokenizer)
+    report = loaded.report
+    if cpu_bf16 and report.device == "cpu" and report.quantization == "none":
+        loaded.model.to(torch.bfloat16)
+        report = replace(report, dtype="bfloat16", footprint_mb=round(_footprint_mb(loaded.model), 1))
+    return LoadedModel(loaded.model, loaded.tokenizer, report)
 
 
 def load_encoder_transformer(

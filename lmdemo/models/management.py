@@ -19,6 +19,7 @@ from lmdemo.models.estimate import Estimate, ModelShape, estimates, hub_shape
 from lmdemo.models.loading import resolve_device
 from lmdemo.models.pool import ModelPool, Variant
 from lmdemo.models.sources import ModelSourceError, resolve
+from lmdemo.runtime import encoder_in_bf16
 from lmdemo.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,8 @@ class ModelManagement:
 
     def _row(self, available: catalog.Available) -> ModelRow:
         shape = available.shape
-        rows = tuple(estimates(shape, available.role, self.device)) if shape else ()
+        bf16 = self.device == "cpu" and encoder_in_bf16(self._settings.encoder_dtype)
+        rows = tuple(estimates(shape, available.role, self.device, encoder_bf16=bf16)) if shape else ()
         return ModelRow(available.spec, available.name, available.role, available.source,
                         round(shape.params / 1e6, 1) if shape else None, rows, self._status(available.spec),
                         available.note)

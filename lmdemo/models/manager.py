@@ -26,6 +26,7 @@ from lmdemo.models.loading import (
 )
 from lmdemo.models.memory import out_of_memory_guard
 from lmdemo.models.sources import resolve
+from lmdemo.runtime import encoder_in_bf16
 from lmdemo.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,9 @@ class ModelManager:
 
     def encoder(self) -> LoadedModel:
         """The BERT-style sentence encoder."""
-        return self._get("encoder", lambda: load_encoder(self._settings.encoder_model, **self._encoder_options()))
+        return self._get("encoder", lambda: load_encoder(
+            self._settings.encoder_model, cpu_bf16=encoder_in_bf16(self._settings.encoder_dtype),
+            **self._encoder_options()))
 
     def nli(self) -> LoadedModel:
         """The optional NLI model for zero-shot classification (`settings.zero_shot_model`)."""

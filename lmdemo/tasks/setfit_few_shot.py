@@ -64,7 +64,8 @@ def train_setfit(
             if stop.is_set():
                 raise TrainingCancelled("Few-shot training cancelled; nothing was kept.")
 
-    body = copy.deepcopy(encoder)
+    serving_dtype = next(encoder.parameters()).dtype
+    body = copy.deepcopy(encoder).float()  # trained in fp32 (bf16 weights lose small updates), served like the encoder
     model = SetFitModel(model_body=body, model_head=LogisticRegression(max_iter=2000, C=10.0))
     args = TrainingArguments(batch_size=16, num_epochs=1, max_steps=steps, seed=seed, show_progress_bar=False,
                              report_to="none", logging_strategy="no", save_strategy="no", eval_strategy="no")
@@ -72,5 +73,6 @@ def train_setfit(
                       train_dataset=Dataset.from_dict({"text": list(texts), "label": list(labels)}))
     report(0.0, "building pairs of examples")
     trainer.train()
+    body.to(serving_dtype)
     report(1.0, "head trained")
     return SetFitClassifier([str(c) for c in model.model_head.classes_], model)

@@ -47,6 +47,25 @@ def test_encoder_estimates_hold_at_each_quantization(quantization: str, cache_di
     assert abs(estimate - measured) <= 0.15 * measured, f"estimated {estimate:.0f} MB, loaded {measured:.0f} MB"
 
 
+def test_bf16_encoder_estimate_holds_and_its_vectors_match_fp32(cache_dir: Path) -> None:
+    """The CPU's bf16 encoder (on by default where the CPU has bf16) halves the weights and keeps the vectors."""
+    fp32 = load_encoder(ENCODER, device="cpu", cache_dir=cache_dir)
+    half = load_encoder(ENCODER, device="cpu", cache_dir=cache_dir, cpu_bf16=True)
+    assert (fp32.report.dtype, half.report.dtype) == ("float32", "bfloat16")
+    (available,) = catalog.packaged((ENCODER,))
+    estimate = next(e for e in estimates(available.shape, "encoder", "cpu", encoder_bf16=True)
+                    if e.quantization == "none").weights_mb
+    assert abs(estimate - half.report.footprint_mb) <= 0.15 * half.report.footprint_mb
+    assert half.report.footprint_mb < 0.6 * fp32.report.footprint_mb
+    texts = ["Zorblat Station was founded in 1987 by the engineer Maria Quell.",
+             "The thermistor chain has twelve sensors and was replaced in 2019.",
+             "北京是中国的首都，也是一座历史悠久的城市。", "这部电影的剧情很无聊，我看了一半就走了。"]
+    a = fp32.model.encode(texts, normalize_embeddings=True)
+    b = half.model.encode(texts, normalize_embeddings=True).astype("float32")
+    cosine = (a * b).sum(axis=1) / (b * b).sum(axis=1) ** 0.5
+    assert cosine.min() >= 0.99, cosine
+
+
 @pytest.mark.parametrize("spec,role,entry", [(CHAT, "chat", "HuggingFaceTB/SmolLM2-135M-Instruct"),
                                             (ENCODER, "encoder", "sentence-transformers/all-MiniLM-L6-v2")])
 def test_catalog_sizes_match_the_real_files(spec: str, role: str, entry: str) -> None:

@@ -70,3 +70,15 @@ def test_an_unknown_mode_is_refused() -> None:
     service, index = _service(Scripted(""))
     with pytest.raises(UserError, match="Unknown answer mode"):
         _answer(service, index, QUESTION, "guess")
+
+
+def test_sentences_after_a_heading_are_quotable_and_fragments_are_not() -> None:
+    from lmdemo.docqa.answer import passage_sentences
+
+    text = ("continued from the last passage and not whole.\n# Zorblat Station\n\n## History\n"
+            "Zorblat Station was founded in 1987 by Maria Quell.\nIt measures the lake every hour of the day.\n\n"
+            "## Equipment\nA thermistor chain with twelve sensors\n")
+    found = passage_sentences(text)
+    assert [sentence for _, sentence in found] == [
+        "Zorblat Station was founded in 1987 by Maria Quell.", "It measures the lake every hour of the day."]
+    assert all(text[offset:offset + 20] == sentence[:20] for offset, sentence in found)

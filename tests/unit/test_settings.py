@@ -58,3 +58,6 @@ def test_bad_values_are_rejected_with_a_clear_message() -> None:
     with pytest.raises(SystemExit):
         load_settings(["--cpu-decode", "int8"], env={})
     assert load_settings(["--cpu-decode", "fp32"], env={}).cpu_decode == "fp32"
+    with pytest.raises(ValueError, match="encoder_dtype must be auto, float32 or bfloat16, not 'fp8'"):
+        load_settings([], env={"LMDEMO_ENCODER_DTYPE": "fp8"})
+    assert load_settings(["--encoder-dtype", "float32"], env={}).encoder_dtype == "float32"
