@@ -42,4 +42,5 @@ class LocalEmbedder:
                 progress(start + len(batch))
         if not out:
             return np.zeros((0, encoder.get_sentence_embedding_dimension()), dtype=np.float32)
-        return np.vstack(out).astype(np.float32)
+        vectors = np.vstack(out).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)  # a bf16 encoder's are not unit

@@ -146,7 +146,7 @@ def build_playground_tab(services: "Services") -> None:
                 progress(update.fraction, desc=update.message)
                 yield gr.skip(), f"Training… {update.message}"
         counts = ", ".join(f"{k}: {v}" for k, v in data.counts().items())
-        yield update.model, (f"{update.message.capitalize()} on {len(data.texts)} examples ({counts}). "
+        yield update.model, (f"{update.message[:1].upper()}{update.message[1:]}, from {len(data.texts)} examples ({counts}). "
                              "Choose **few-shot** and classify.")
 
     def train(

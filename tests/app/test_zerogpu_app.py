@@ -27,6 +27,10 @@ def forced_app() -> Iterator[RunningApp]:
         app.stop()
 
 
+# one GPU call; "stopped" when the app ended it early (the repetition guard or a stop string on a looping reply)
+ONE_GENERATION = ([("generate_task", "finished")], [("generate_task", "stopped")])
+
+
 def _tasks(app: RunningApp) -> list[tuple[str, str]]:
     return TASK_LINE.findall(app.log.read_text())
 
@@ -41,13 +45,13 @@ def test_zerogpu_forced_every_model_endpoint_runs_in_a_gpu_call(forced_app: Runn
     client = Client(forced_app.url, verbose=False)
     assert "ZeroGPU mode: models loaded at start-up" in forced_app.log.read_text()
     reply, calls = _after(forced_app, lambda: client.predict("What is the capital of France?", api_name="/chat"))
-    assert "Paris" in reply and calls == [("generate_task", "finished")]
+    assert "Paris" in reply and calls in ONE_GENERATION
 
     doc = tmp_path / "zorblat.md"
     doc.write_text(docfiles.ZORBLAT_MD)
     client.predict([handle_file(str(doc))], api_name="/ingest")
     (answer, _), calls = _after(forced_app, lambda: client.predict("Who founded Zorblat Station?", api_name="/ask"))
-    assert "Maria Quell" in answer and calls == [("generate_task", "finished")]
+    assert "Maria Quell" in answer and calls in ONE_GENERATION
 
     text = "The council approved the budget on Monday. It raises school spending. Critics want a housing plan."
     summary, calls = _after(forced_app, lambda: client.predict(text, "abstractive", 1, api_name="/summarize"))
@@ -67,7 +71,7 @@ def test_zerogpu_forced_every_model_endpoint_runs_in_a_gpu_call(forced_app: Runn
     completion, calls = _after(forced_app, lambda: openai.chat.completions.create(
         model=model, messages=[{"role": "user", "content": "What is the capital of France?"}], temperature=0,
         max_tokens=20))
-    assert "Paris" in completion.choices[0].message.content and calls == [("generate_task", "finished")]
+    assert "Paris" in completion.choices[0].message.content and calls in ONE_GENERATION
 
 
 def test_zerogpu_forced_fine_tuning_returns_the_model_to_the_session(forced_app: RunningApp, tmp_path: Path) -> None:

@@ -99,7 +99,8 @@ def test_zerogpu_document_qa_answer_is_generated_in_the_worker(zerogpu_app: Runn
     answer, _sources = client.predict("Who founded Zorblat Station?", api_name="/ask")
     assert answer.strip() and answer != "The documents do not contain an answer to this question."
     new = _worker_lines(zerogpu_app)[before:]
-    assert [(task, end) for task, _, end, _ in new] == [("generate_task", "finished")]
+    assert [task for task, _, _, _ in new] == ["generate_task"]
+    assert new[0][2] in ("finished", "stopped"), "stopped: Document QA's repetition guard ended a looping answer"
 
 
 def test_zerogpu_lab_next_token_runs_in_the_worker(zerogpu_app: RunningApp, reference_model) -> None:

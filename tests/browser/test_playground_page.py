@@ -23,8 +23,8 @@ def _open_playground(page, running_app: RunningApp) -> None:
 def test_few_shot_then_fine_tune_then_classify(page, running_app: RunningApp, tmp_path: Path) -> None:
     _open_playground(page, running_app)
     page.get_by_text("Few-shot: a few examples per label").click()
-    page.get_by_role("button", name="Train few-shot head").click()
-    page.get_by_text("Trained on 4 examples").wait_for(timeout=60000)
+    page.get_by_role("button", name="Train few-shot", exact=True).click()
+    page.get_by_text("Head trained on frozen embeddings, from 4 examples").wait_for(timeout=60000)
 
     csv = tmp_path / "train.csv"
     csv.write_text("text,label\n" + "".join(f'"{t}",{lab}\n' for t, lab in ROWS * 3))
