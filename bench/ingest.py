@@ -70,8 +70,8 @@ def throughput(encoder, texts: list[str]) -> list[dict]:
     ref, got = vectors["float32"], vectors["bfloat16"]
     cosine = (ref * got).sum(axis=1) / np.linalg.norm(got, axis=1)
     rows[1]["speed-up"] = round(rows[0]["seconds"] / rows[1]["seconds"], 2)
-    rows[1]["cosine to fp32 min"] = round(float(cosine.min()), 4)
-    rows[1]["cosine mean"] = round(float(cosine.mean()), 5)
+    rows[1]["cosine to fp32 min"] = round(float(cosine.min()), 5)
+    rows[1]["cosine mean"] = round(float(cosine.mean()), 6)
     rows[1]["native bf16 CPU"] = cpu_has_bf16()
     return rows
 

@@ -118,7 +118,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         models=models,
         chat=ChatService(models),
-        docqa=DocQAService(embedder, models, docqa_config(settings)),
+        docqa=DocQAService(embedder, models, docqa_config(settings), models.foreground),
         classify=ClassifyService(
             embedder, settings, models, runner, (lambda: models.nli().model) if settings.zero_shot_model else None,
             None if isinstance(embedder, RemoteEmbedder) else lambda: _plain_encoder(models),

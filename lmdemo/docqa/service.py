@@ -29,6 +29,7 @@ from lmdemo.docqa.index import DocumentIndex, Embedder, FusionConfig, Hit, Mode
 from lmdemo.docqa.loaders import IngestError, LoadedDocument, load_document
 from lmdemo.docqa.splitting import Splitter
 from lmdemo.errors import UserError
+from lmdemo.models.priority import Foreground
 from lmdemo.models.types import SamplingParams
 from lmdemo.text import clean_user_text
 
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
     from lmdemo.models.backend import ChatBackend
 
 Progress = Callable[[float, str], None]
-EMBED_BATCH = 256  # passages per background step: large enough to batch well, small enough for progress
+EMBED_BATCH = 64  # passages per background step: batches well, and a reply waits at most one step
+REPLY_PATIENCE = 30.0  # seconds background embedding waits for replies to finish before it goes on anyway
 log = logging.getLogger(__name__)
 AnswerMode = Literal["auto", "generate", "quote"]
 ANSWER_MODES: tuple[AnswerMode, ...] = ("auto", "generate", "quote")
@@ -116,9 +118,12 @@ class AnswerUpdate:
 class DocQAService:
     """Ingestion, retrieval and grounded answering over a per-user DocumentIndex."""
 
-    def __init__(self, embedder: Embedder, chat: ChatBackend, config: DocQAConfig) -> None:
+    def __init__(self, embedder: Embedder, chat: ChatBackend, config: DocQAConfig,
+                 foreground: Foreground | None = None) -> None:
+        """`foreground`: replies being generated, which background embedding lets go first."""
         self._embedder = embedder
         self._chat = chat
+        self._foreground = foreground
         self.config = config
         self._splitter: Splitter | None = None
         self._splitter_encoder = ""
@@ -183,6 +188,8 @@ class DocQAService:
             if not index.wait_turn(start):
                 return
             for i in range(0, len(texts), EMBED_BATCH):
+                if report is None and self._foreground is not None:
+                    self._foreground.wait_idle(REPLY_PATIENCE)
                 if index.cancelled:
                     return
                 index.fill(start + i, self._embedder.embed(texts[i:i + EMBED_BATCH]))

@@ -23,6 +23,7 @@ from lmdemo.errors import UserError
 from lmdemo.models.embedding import encoder_identity
 from lmdemo.models.loading import LoadedModel, ModelReport
 from lmdemo.models.manager import ModelManager
+from lmdemo.models.priority import Foreground
 from lmdemo.models.repetition import guard_repetition
 from lmdemo.models.sources import resolve
 from lmdemo.models.types import Chunk, Message, SamplingParams
@@ -126,6 +127,7 @@ class ModelPool:
         self._chats: dict[str, _Chat] = {}
         self._default = ""
         self._encoder = ModelManager(settings)
+        self.foreground = Foreground()
         self._add(Variant(settings.chat_model, settings.quantization, settings.engine))
 
     # --- the pool ------------------------------------------------------------------------
@@ -248,7 +250,7 @@ class ModelPool:
 
     def stream(self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None,
                model: str | None = None) -> Iterator[Chunk]:
-        with self._chat(model).use() as backend:
+        with self.foreground.active(), self._chat(model).use() as backend:
             stream = backend.stream(messages, params, cancel)
             yield from guard_repetition(stream) if params.repetition_guard else stream
 

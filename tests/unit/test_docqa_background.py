@@ -75,3 +75,27 @@ def test_removing_the_documents_stops_their_embedding() -> None:
     encoder.gate.set()
     assert not index.wait_ready(timeout=5)
     assert encoder.calls <= 1, "no batch after the one already running"
+
+
+def test_background_embedding_waits_while_a_reply_is_generated() -> None:
+    from lmdemo.models.priority import Foreground
+
+    encoder = BagOfWords()
+    foreground = Foreground()
+    pool = ModelPool(Settings(device="cpu"), lambda manager: Scripted("unused"))
+    service = DocQAService(encoder, pool, DocQAConfig(chunk_tokens=40, overlap_tokens=0, top_k=3, min_relevance=0.0),
+                           foreground)
+    index = service.new_index()
+    with foreground.active():
+        service.ingest_documents(index, [document_from_text("zorblat.md", DOC)], wait=False)
+        assert not index.wait_ready(timeout=1.0) and index.embedded == 0, "a reply is generating: embedding waits"
+    assert index.wait_ready(timeout=30) and index.embedded == len(index)
+
+
+def test_the_pool_counts_a_reply_as_foreground_until_it_ends() -> None:
+    pool = ModelPool(Settings(device="cpu"), lambda manager: Scripted("Maria Quell founded it. [1]"))
+    stream = pool.stream([{"role": "user", "content": "hi"}], SamplingParams(temperature=0))
+    next(stream)
+    assert not pool.foreground.wait_idle(0.2)
+    stream.close()
+    assert pool.foreground.wait_idle(0.2)
