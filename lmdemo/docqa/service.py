@@ -18,6 +18,7 @@ import numpy as np
 from lmdemo.docqa.answer import (
     ECHO_STOPS,
     NOT_FOUND,
+    QUOTE_RANK_PENALTY,
     QUOTE_SENTENCES,
     attribute,
     build_messages,
@@ -317,7 +318,7 @@ class DocQAService:
         if not candidates:
             return "", []
         vectors = self._embedder.embed([question] + [sentence for _, _, sentence in candidates])
-        scores = vectors[1:] @ vectors[0] - 0.02 * np.array([n - 1 for n, _, _ in candidates])
+        scores = vectors[1:] @ vectors[0] - QUOTE_RANK_PENALTY * np.array([n - 1 for n, _, _ in candidates])
         best = sorted(np.argsort(-scores)[:QUOTE_SENTENCES], key=lambda i: candidates[i][:2])
         cited = list(dict.fromkeys(candidates[i][0] for i in best))
         return " ".join(f"{candidates[i][2]} [{candidates[i][0]}]" for i in best), cited

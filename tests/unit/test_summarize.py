@@ -52,3 +52,22 @@ def test_short_text_is_returned_whole_and_empty_text_refused() -> None:
     assert extractive(topic_vectors, "One sentence only here.", 3) == "One sentence only here."
     with pytest.raises(UserError):
         extractive(topic_vectors, "   ", 3)
+
+
+def test_frequent_words_count_and_a_chosen_sentences_words_then_count_less() -> None:
+    """With the embeddings saying nothing (all equal), word frequency alone picks: first the sentence
+    richest in the document's frequent words, then one covering the rest rather than the same words."""
+    text = ("The reservoir level dropped sharply during the long summer drought season. "
+            "Farmers near the reservoir reported that the drought destroyed their summer harvest. "
+            "The reservoir drought summer reservoir drought summer was discussed by everyone there. "
+            "Farmers asked the council for compensation after losing their harvest entirely.")
+    flat = lambda parts: np.ones((len(parts), 4), dtype=np.float32) / 2  # noqa: E731
+    summary = extractive(flat, text, 2, lead_bias=0.0, min_words=1, redundancy=1.0)
+    assert summary.startswith("The reservoir drought summer reservoir")
+    assert "compensation" in summary, "the second pick covers the farmers, not the reservoir again"
+
+
+def test_chinese_text_is_summarised_by_its_character_pairs() -> None:
+    from lmdemo.tasks.summarize import _terms
+
+    assert _terms("北京大学的学生 study linguistics") == ["study", "linguistics", "北京", "京大", "大学", "学的", "的学", "学生"]
