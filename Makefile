@@ -56,5 +56,7 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/chat_speed.py
 	$(PY) bench/big_model.py
 	$(PY) bench/retrieval.py
+	$(PY) bench/ingest.py
+	$(PY) bench/qa.py
 	$(PY) bench/tasks.py
 	$(PY) bench/load.py
