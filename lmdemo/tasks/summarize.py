@@ -68,7 +68,7 @@ def extractive(
     and (`word_weight`) the mean frequency of its content terms in the document, where a chosen
     sentence's terms then count for less (SumBasic), so the next pick covers something else.
     Both are damped by position (1 / (1 + lead_bias * i / n)): writers put the gist first.
-    Sentences shorter than `min_words` are skipped unless nothing else is left. Tuned on
+    Sentences shorter than `min_words` are skipped unless too few others are left. Tuned on
     aclsum-dev (bench/tasks.py): ROUGE-1 0.414 with embeddings alone, 0.422 with both.
     """
     parts = sentences(clean_user_text(text))
@@ -85,7 +85,9 @@ def extractive(
     counts = Counter(term for sentence in terms for term in sentence)
     probability = {term: count / max(sum(counts.values()), 1) for term, count in counts.items()}
     similarity = vectors @ vectors.T
-    candidates = [i for i, part in enumerate(parts) if _length(part) >= min_words] or list(range(len(parts)))
+    candidates = [i for i, part in enumerate(parts) if _length(part) >= min_words]
+    if len(candidates) < n_sentences:  # a text of short sentences: any of them will do
+        candidates = list(range(len(parts)))
     chosen: list[int] = []
     while len(chosen) < min(n_sentences, len(candidates)):
         wording = np.array([np.mean([probability[t] for t in ts]) if ts else 0.0 for ts in terms]) * 100

@@ -149,7 +149,7 @@ def test_compare_streams_both_answers(app: RunningApp) -> None:
     job = client.submit(FRANCE, a, b, 32, 0.0, api_name="/compare")
     final = job.result(timeout=180)
     partials = job.outputs()
-    assert len(partials) > 2
+    assert len(partials) >= 2
     assert "Paris" in final["a"]["text"] and "Paris" in final["b"]["text"]
     assert final["a"]["model"] == a and final["b"]["model"] == b and final["a"]["done"] and final["b"]["done"]
     assert final["a"]["memory_mb"] > 500 and final["b"]["memory_mb"] < 200, "transformers' copies against a GGUF"
