@@ -83,7 +83,6 @@ class Splitter:
             chunk_overlap=self._overlap,
             length_function=functools.lru_cache(maxsize=None)(self._count),
             separators=RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN) if markdown else None,
-            add_start_index=True,
             strip_whitespace=True,
         )
 
@@ -93,18 +92,20 @@ class Splitter:
         passages: list[Passage] = []
         for page in document.pages:
             headings = _Headings(page.text) if markdown else None
-            for piece in splitter.create_documents([page.text]):
-                start = int(piece.metadata.get("start_index", 0))
-                if start < 0:
-                    start = max(page.text.find(piece.page_content), 0)
+            start = -1
+            for text in splitter.split_text(page.text):
+                # Chunks come in order and each starts after the previous one's start (overlap or not):
+                # searching forward finds the right copy of repeated text, in linear time.
+                found = page.text.find(text, start + 1)
+                start = found if found >= 0 else max(page.text.find(text), 0)
                 passages.append(
                     Passage(
-                        text=piece.page_content,
+                        text=text,
                         source=document.name,
                         page=page.number,
                         heading=headings.at(start) if headings else "",
                         start=start,
-                        end=start + len(piece.page_content),
+                        end=start + len(text),
                     )
                 )
         return passages

@@ -54,3 +54,27 @@ def test_pdf_pages_are_kept(tokenizer) -> None:
 def test_chunk_size_never_exceeds_the_encoder_limit(tokenizer) -> None:
     tokenizer.model_max_length = 64
     assert Splitter(tokenizer, chunk_tokens=500).chunk_tokens == 62
+
+
+def test_repeated_text_gets_each_copys_own_offset_and_heading(tokenizer) -> None:
+    """The same paragraph under two headings: each passage points at its own copy, not the first."""
+    paragraph = " ".join(f"The pump {j} is checked every week by the station crew." for j in range(12))
+    text = f"# Station\n\n## North pump\n\n{paragraph}\n\n## South pump\n\n{paragraph}\n"
+    passages = Splitter(tokenizer, chunk_tokens=60, overlap_tokens=10).split(document_from_text("p.md", text))
+    starts = [p.start for p in passages]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert all(text[p.start:p.end] == p.text for p in passages)
+    south = text.index("## South pump")
+    assert {p.heading.split(" › ")[-1] for p in passages if p.start > south} == {"South pump"}
+    assert any(p.start > south and p.text.startswith("The pump 0") for p in passages)
+
+
+def test_a_large_single_page_document_has_exact_offsets(tokenizer) -> None:
+    """A 1 MB text file of one page with recurring sentences: every passage's offset is its own span."""
+    text = "\n\n".join(" ".join(f"Reading {i % 7} of sensor {j % 5} was normal." for j in range(40)) for i in range(750))
+    assert len(text) > 1_000_000
+    passages = Splitter(tokenizer, chunk_tokens=200, overlap_tokens=30).split(
+        LoadedDocument("log.txt", "text", [Page(text)]))
+    assert len(passages) > 1000
+    assert all(text[p.start:p.end] == p.text for p in passages)
+    assert all(a.start < b.start for a, b in zip(passages, passages[1:]))
