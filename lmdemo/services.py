@@ -56,13 +56,11 @@ class Services:
 
 
 def docqa_config(settings: Settings) -> DocQAConfig:
-    if settings.docqa_mode not in ("hybrid", "dense", "bm25"):
-        raise ValueError(f"docqa_mode must be hybrid, dense or bm25, not {settings.docqa_mode!r}")
     return DocQAConfig(
         chunk_tokens=settings.docqa_chunk_tokens,
         overlap_tokens=settings.docqa_overlap_tokens,
         top_k=settings.docqa_top_k,
-        mode=settings.docqa_mode,  # type: ignore[arg-type]
+        mode=settings.docqa_mode,
         min_relevance=settings.docqa_min_relevance,
         max_file_mb=settings.max_upload_mb,
     )

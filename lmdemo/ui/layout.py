@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from lmdemo.api.openai import build_router
+from lmdemo.api.openai import build_router, exception_handlers
 from lmdemo.settings import auth_users
 from lmdemo.ui.chat import build_chat_tab, model_choices
 from lmdemo.ui.docqa import build_docqa_tab
@@ -61,7 +61,7 @@ def launch_options(services: "Services") -> dict[str, Any]:
         "css_paths": [ASSETS / "style.css"],
         "favicon_path": str(ASSETS / "logo.svg"),
         "show_error": True,
-        "app_kwargs": {"routes": build_router(services).routes},
+        "app_kwargs": {"routes": build_router(services).routes, "exception_handlers": exception_handlers()},
         "auth": auth_users(s.auth) or None,
         "auth_message": "This lmdemo needs a login." if s.auth else None,
         "max_file_size": f"{s.max_upload_mb:g}mb",

@@ -7,7 +7,7 @@ import threading
 import httpx
 import numpy as np
 import pytest
-from openai import NotFoundError, OpenAI
+from openai import BadRequestError, NotFoundError, OpenAI
 
 from tests.conftest import RunningApp
 
@@ -89,8 +89,25 @@ def test_unknown_model_and_bad_requests_get_openai_style_errors(client: OpenAI, 
     with pytest.raises(NotFoundError, match="not served here"):
         client.chat.completions.create(model="gpt-4o", messages=FRANCE)
     too_long = [{"role": "user", "content": "word " * 9000}]
-    with pytest.raises(Exception, match="tokens"):
+    with pytest.raises(BadRequestError, match="tokens"):
         client.chat.completions.create(model=models[0], messages=too_long, max_tokens=10)
+
+
+@pytest.mark.parametrize("body,param", [
+    ({"model": "m"}, "messages"),
+    ({"model": "m", "messages": []}, "messages"),
+    ({"model": "m", "messages": "hello"}, "messages"),
+    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 9}, "temperature"),
+])
+def test_malformed_bodies_get_a_400_in_openais_shape(running_app: RunningApp, body: dict, param: str) -> None:
+    """What FastAPI would answer with a 422 `{"detail": [...]}`, the official client expects as this."""
+    response = httpx.post(f"{running_app.url}v1/chat/completions", json=body, timeout=30)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param and error["message"].startswith(param)
+    assert set(error) == {"message", "type", "param", "code"}
+    assert httpx.post(f"{running_app.url}gradio_api/upload", timeout=30).status_code == 422, \
+        "the app's other routes keep FastAPI's own errors"
 
 
 def test_a_stop_string_ends_the_completion_before_it(client: OpenAI, models: list[str]) -> None:

@@ -19,7 +19,7 @@ def test_a_request_line_has_its_fields_and_no_prompt_by_default(caplog: pytest.L
     caplog.set_level(logging.INFO, logger="lmdemo.requests")
     with logs.request_log("/chat", "abcdef123456", prompt="secret words") as record:
         record["completion_tokens"] = 7
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="bad"):
         with logs.request_log("/ask", "zz", prompt="more secrets"):
             raise ValueError("bad")
     first, second = _lines(caplog)
