@@ -60,6 +60,9 @@ def docx(path: Path) -> Path:
     document = python_docx.Document()
     document.add_heading("Harbour report", level=1)
     document.add_paragraph("The harbour of Velmora handled 42 ships in March.")
+    table = document.add_table(rows=2, cols=2)
+    for row, (ship, cargo) in zip(table.rows, [("Ship", "Cargo"), ("Ardent", "fuel")]):
+        row.cells[0].text, row.cells[1].text = ship, cargo
     document.add_heading("Weather", level=2)
     document.add_paragraph("Storms closed the harbour for three days.")
     document.save(str(path))

@@ -101,19 +101,21 @@ def _load_docx(data: bytes, name: str) -> list[Page]:
         raise IngestError(f"{name}: not a valid Word (.docx) file") from error
     except Exception as error:  # python-docx raises lxml errors for junk XML inside a ZIP
         raise IngestError(f"{name}: not a valid Word (.docx) file ({type(error).__name__})") from error
+    from docx.table import Table
+
     blocks: list[str] = []
-    for paragraph in document.paragraphs:
-        text = paragraph.text.strip()
+    for block in document.iter_inner_content():  # paragraphs and tables in document order
+        if isinstance(block, Table):
+            blocks.extend(" | ".join(cell.text.strip() for cell in row.cells) for row in block.rows)
+            continue
+        text = block.text.strip()
         if not text:
             continue
-        style = (paragraph.style.name or "").lower() if paragraph.style is not None else ""
+        style = (block.style.name or "").lower() if block.style is not None else ""
         if style.startswith("heading"):
             level = "".join(ch for ch in style if ch.isdigit()) or "1"
             text = "#" * min(int(level), 6) + " " + text
         blocks.append(text)
-    for table in document.tables:
-        for row in table.rows:
-            blocks.append(" | ".join(cell.text.strip() for cell in row.cells))
     return [Page("\n\n".join(blocks))]
 
 
