@@ -27,19 +27,25 @@ from lmdemo.models.types import BatchingConfig, Chunk, FinishReason, SamplingPar
 
 
 class _Decoder:
-    """Turns a growing list of token ids into newly completed text (no half characters)."""
+    """Turns a growing list of token ids into newly completed text (no half characters).
+
+    Only a short window is decoded each step: the tokens not yet sent, after the few sent last
+    (a tokenizer needs them for spaces and for characters split over tokens). Decoding the whole
+    reply every step cost time growing with the square of its length. This is vLLM's scheme.
+    """
 
     def __init__(self, tokenizer: Any) -> None:
         self._tokenizer = tokenizer
-        self._emitted = ""
+        self._prefix = 0  # where the window starts
+        self._read = 0  # tokens whose text has been sent
 
     def feed(self, tokens: Sequence[int], final: bool = False) -> str:
-        text = self._tokenizer.decode(tokens, skip_special_tokens=True)
-        if text.endswith("\ufffd") and not final:
+        sent = self._tokenizer.decode(tokens[self._prefix:self._read], skip_special_tokens=True)
+        text = self._tokenizer.decode(tokens[self._prefix:], skip_special_tokens=True)
+        if len(text) <= len(sent) or (text.endswith("\ufffd") and not final):
             return ""
-        new = text[len(self._emitted) :] if text.startswith(self._emitted) else ""
-        self._emitted = text
-        return new
+        self._prefix, self._read = self._read, len(tokens)
+        return text[len(sent):]
 
 
 class BatchScheduler:

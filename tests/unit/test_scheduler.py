@@ -121,3 +121,28 @@ def test_repetition_penalty_requests_run_unbatched_with_the_same_result_as_gener
     got, _ = _reply(scheduler.submit(prompt, 12, penalised, threading.Event()))
     assert got == expected
     assert got != _reply(scheduler.submit(prompt, 12, GREEDY, threading.Event()))[0]
+
+
+def test_the_incremental_decoder_sends_exactly_the_text_and_decodes_only_a_window(tiny_llama_dir: Path) -> None:
+    """Chinese and an emoji split over byte tokens arrive whole; the pieces add up to the full decode;
+    each step decodes a few tokens, not the whole reply."""
+    from transformers import AutoTokenizer
+
+    from lmdemo.models.scheduler import _Decoder
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama_dir)
+    reply = "Hello, 世界! A café 🙂 costs 3.50 — " * 20
+    ids = tokenizer(reply, add_special_tokens=False)["input_ids"]
+    lengths: list[int] = []
+    decode = tokenizer.decode
+
+    def counting(tokens, **kwargs):
+        lengths.append(len(tokens))
+        return decode(tokens, **kwargs)
+
+    tokenizer.decode = counting
+    decoder = _Decoder(tokenizer)
+    pieces = [decoder.feed(ids[:n], final=n == len(ids)) for n in range(1, len(ids) + 1)]
+    assert "".join(pieces) == decode(ids, skip_special_tokens=True)
+    assert all("\ufffd" not in piece for piece in pieces)
+    assert len(ids) > 200 and max(lengths) < 20, "a window, not the whole reply"
