@@ -4,6 +4,7 @@ settings, cancelling, and the bounded number of requests."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,31 @@ def test_cancel_ends_the_request_and_frees_its_slot(tiny) -> None:
         assert rest[-1].completion_tokens < 400
         text, chunks = _reply(scheduler.submit(_prompt(tiny, "hello"), 5, GREEDY, threading.Event()))
         assert chunks[-1].finish_reason == "length"
+    finally:
+        scheduler.close()
+
+
+def test_stop_takes_the_request_out_of_the_batch(tiny) -> None:
+    """Stop reaches the batching manager: the request leaves its batch long before its 3,000 tokens
+    (the "cancelled" chunk alone comes from our side, whether or not the manager was told)."""
+    scheduler = _scheduler(tiny, max_running=2, max_waiting=0)
+    manager = scheduler._manager
+    cancelled: list[str] = []
+    tell = manager.cancel_request
+    manager.cancel_request = lambda request_id: (cancelled.append(request_id), tell(request_id))[1]
+    try:
+        cancel = threading.Event()
+        stream = scheduler.submit(_prompt(tiny, "hello"), 3000, GREEDY, cancel)
+        next(stream)
+        active = manager.batch_processor.scheduler.active_requests
+        (request_id,) = list(active)
+        cancel.set()
+        assert list(stream)[-1].finish_reason == "cancelled"
+        assert cancelled == [request_id]
+        deadline = time.monotonic() + 60
+        while request_id in active and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert request_id not in active and request_id not in manager.batch_processor.scheduler.waiting_requests
     finally:
         scheduler.close()
 
