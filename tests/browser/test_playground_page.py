@@ -55,3 +55,7 @@ def test_summarize_in_the_browser(page, running_app: RunningApp) -> None:
     page.get_by_role("button", name="Summarize", exact=True).click()
     output = page.locator("#summary-output")
     output.get_by_text("festival", exact=False).first.wait_for(timeout=60000)
+    sentences = ["The festival opened on Friday.", "Forty bands played over three days.",
+                 "Tickets sold out in an hour.", "Organisers plan a bigger event next year."]
+    shown = output.inner_text()
+    assert 0 < sum(sentence in shown for sentence in sentences) < 4, f"some sentences, not the whole text: {shown!r}"

@@ -51,7 +51,8 @@ def test_map_reduce_summary_of_a_long_text(services) -> None:
     seen = []
     final = list(abstractive(services.chat._backend, text, 2, lambda f, m: seen.append(m), chunk_chars=1500))[-1]
     assert any("part 2 of" in m for m in seen), "a long text should be summarised part by part"
-    assert len(final.split()) >= 5
+    assert 5 <= len(final.split()) and len(final) < len(text) / 4, "a summary, not the text again"
+    assert any(word in final.lower() for word in ("flood", "river", "volunteer", "sand"))
 
 
 def test_classify_and_summarize_clis(tmp_path: Path) -> None:
@@ -72,7 +73,10 @@ def test_classify_and_summarize_clis(tmp_path: Path) -> None:
         cwd=ROOT, check=True, capture_output=True,
     )
     line = json.loads(summaries.read_text())
-    assert line["doc_id"] == "d1" and len(line["summary"]) > 5
+    sentences = ["One.", "Two is here.", "Three is last.", "Four ends it."]
+    picked = [s for s in sentences if s in line["summary"]]
+    assert line["doc_id"] == "d1" and len(picked) == 2 and line["summary"] == " ".join(picked), \
+        "two of the four sentences, in their order"
 
 
 def test_zero_shot_by_asking_the_chat_model(services) -> None:
