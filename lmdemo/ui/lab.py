@@ -17,6 +17,11 @@ from lmdemo.ui.heatmap import heatmap_html
 if TYPE_CHECKING:
     from lmdemo.services import Services
 
+# The heatmap of 450 tokens was ~12 MB of HTML; 64 x 64 cells stay readable and light.
+ATTENTION_VIEW_TOKENS = 64
+# Lab requests share a small limit of their own so that a class exploring the Lab cannot crowd out chat.
+LAB_QUEUE: dict[str, Any] = {"concurrency_limit": 2, "concurrency_id": "lab"}
+LAB_EVENT: dict[str, Any] = {**LAB_QUEUE, "api_visibility": "private"}
 PALETTE = ["#e0e7ff", "#fce7f3", "#dcfce7", "#fef9c3", "#e0f2fe", "#ffedd5"]
 
 
@@ -27,6 +32,17 @@ def tokens_html(title: str, tokens: list[Any]) -> str:
         for i, t in enumerate(tokens)
     )
     return f"<h4>{html.escape(title)} · {len(tokens)} tokens</h4><div class='lm-tokens'>{chips}</div>"
+
+
+def attention_view(names: list[str], matrix: Any, layer: int, head: int | None) -> str:
+    """The attention heatmap, at most ATTENTION_VIEW_TOKENS square, saying so when it is cut."""
+    what = "average of heads" if head is None else f"head {head}"
+    caption = f"Layer {layer}, {what}: row = query token, column = key token."
+    if len(names) > ATTENTION_VIEW_TOKENS:
+        caption += (f" Showing the first {ATTENTION_VIEW_TOKENS} of {len(names)} tokens; "
+                    "the <code>/attention</code> API returns them all.")
+        names, matrix = names[:ATTENTION_VIEW_TOKENS], matrix[:ATTENTION_VIEW_TOKENS, :ATTENTION_VIEW_TOKENS]
+    return heatmap_html(names, names, matrix, caption)
 
 
 def build_lab_tab(services: "Services") -> None:
@@ -89,8 +105,7 @@ def build_lab_tab(services: "Services") -> None:
 
     def show_attention(text: str, model: str, lay: float, hd: float) -> str:
         names, matrix = lab.attention(text, model, int(lay), None if hd < 0 else int(hd))
-        what = "average of heads" if hd < 0 else f"head {int(hd)}"
-        return heatmap_html(names, names, matrix, f"Layer {int(lay)}, {what}: row = query token, column = key token.")
+        return attention_view(names, matrix, int(lay), None if hd < 0 else int(hd))
 
     def compare(text: str) -> tuple[str, pd.DataFrame]:
         lines = [line for line in text.splitlines() if line.strip()]
@@ -103,13 +118,13 @@ def build_lab_tab(services: "Services") -> None:
         layers, heads = lab.shape(model)
         return gr.Slider(maximum=layers - 1, value=0), gr.Slider(maximum=heads - 1, value=-1)
 
-    token_btn.click(guarded(show_tokens), token_text, token_view, api_visibility="private")
+    token_btn.click(guarded(show_tokens), token_text, token_view, **LAB_EVENT)
     gr.on([show_btn.click, temperature.release, top_k.release, top_p.release], guarded(distribution),
-          [prompt, temperature, top_k, top_p], bars, api_visibility="private")
-    step_btn.click(guarded(step), [prompt, temperature, top_k, top_p], [prompt, bars], api_visibility="private")
+          [prompt, temperature, top_k, top_p], bars, **LAB_EVENT)
+    step_btn.click(guarded(step), [prompt, temperature, top_k, top_p], [prompt, bars], **LAB_EVENT)
     gr.on([which.change, attention_tab.select], guarded(layer_range), which, [layer, head], api_visibility="private")
-    attn_btn.click(guarded(show_attention), [attn_text, which, layer, head], attn_view, api_visibility="private")
-    embed_btn.click(guarded(compare), sentences, [sim_view, scatter], api_visibility="private")
+    attn_btn.click(guarded(show_attention), [attn_text, which, layer, head], attn_view, **LAB_EVENT)
+    embed_btn.click(guarded(compare), sentences, [sim_view, scatter], **LAB_EVENT)
 
     def tokenize(text: str, request: gr.Request = None) -> dict:
         """Tokens of `text` for the GPT-style and the BERT-style tokenizer."""
@@ -129,6 +144,6 @@ def build_lab_tab(services: "Services") -> None:
             names, matrix = lab.attention(text, model, int(layer), None if head < 0 else int(head))
         return {"tokens": names, "matrix": matrix.round(6).tolist()}
 
-    gr.api(tokenize, api_name="tokenize")
-    gr.api(next_token, api_name="next_token")
-    gr.api(attention, api_name="attention")
+    gr.api(tokenize, api_name="tokenize", **LAB_QUEUE)
+    gr.api(next_token, api_name="next_token", **LAB_QUEUE)
+    gr.api(attention, api_name="attention", **LAB_QUEUE)

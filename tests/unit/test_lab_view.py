@@ -1,0 +1,31 @@
+"""The Lab's attention view stays light, and Lab requests have a queue limit of their own."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lmdemo.settings import Settings
+from lmdemo.ui.lab import ATTENTION_VIEW_TOKENS, attention_view
+
+
+def test_a_long_texts_attention_is_drawn_for_its_first_tokens_and_says_so() -> None:
+    n = 450
+    matrix = np.tril(np.ones((n, n))) / np.arange(1, n + 1)[:, None]
+    page = attention_view([f"t{i}" for i in range(n)], matrix, 2, None)
+    assert f"Showing the first {ATTENTION_VIEW_TOKENS} of 450 tokens" in page
+    assert page.count("<tr>") == ATTENTION_VIEW_TOKENS + 1 and f"<th>t{ATTENTION_VIEW_TOKENS}</th>" not in page
+    assert len(page) < 500_000, f"{len(page) / 1e6:.1f} MB of HTML"
+    short = attention_view(["a", "b"], np.array([[1.0, 0.0], [0.5, 0.5]]), 0, 3)
+    assert "Showing" not in short and "head 3" in short and short.count("<tr>") == 3
+
+
+def test_lab_events_share_a_small_concurrency_limit_and_chat_does_not(tmp_path) -> None:
+    from lmdemo.services import build_services
+    from lmdemo.ui.layout import build_app
+
+    demo = build_app(build_services(Settings(device="cpu", cache_dir=tmp_path, preload=False)))
+    lab = [fn for fn in demo.fns.values() if fn.concurrency_id == "lab"]
+    assert {fn.api_name for fn in lab} >= {"tokenize", "next_token", "attention"}
+    assert len(lab) >= 8 and all(fn.concurrency_limit == 2 for fn in lab)
+    chat = [fn for fn in demo.fns.values() if fn.api_name == "chat"]
+    assert chat and chat[0].concurrency_id != "lab"
