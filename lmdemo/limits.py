@@ -44,7 +44,7 @@ class RateLimiter:
             if len(stamps) >= self._per_minute:
                 wait = 60.0 - (now - stamps[0])
                 raise RateLimitError(
-                    f"Too many requests: at most {self._per_minute} a minute per session. "
+                    f"Too many requests: at most {self._per_minute} a minute per user. "
                     f"Try again in {max(1, round(wait))} s."
                 )
             stamps.append(now)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from lmdemo.chat.service import ReplyUpdate
 from lmdemo.errors import ServerBusyError, UserError
+from lmdemo.limits import RateLimitError
 from lmdemo.logs import request_log
 from lmdemo.models.types import Message, SamplingParams
 from lmdemo.settings import auth_users
@@ -101,7 +102,7 @@ def exception_handlers() -> dict[Any, Callable[..., Awaitable[Response]]]:
     async def http_error(request: Request, error: HTTPException) -> Response:
         if not request.url.path.startswith("/v1/"):
             return await http_exception_handler(request, error)
-        kind = "authentication_error" if error.status_code == 401 else "invalid_request_error"
+        kind = {401: "authentication_error", 429: "rate_limit_error"}.get(error.status_code, "invalid_request_error")
         return _error(error.status_code, str(error.detail), kind)
 
     return {RequestValidationError: invalid_body, HTTPException: http_error}
@@ -139,7 +140,17 @@ def build_router(services: Services) -> APIRouter:
         if keys and (authorization or "").removeprefix("Bearer ").strip() not in keys:
             raise HTTPException(401, "send Authorization: Bearer USER:PASSWORD (this app was started with --auth)")
 
-    router = APIRouter(prefix="/v1", dependencies=[Depends(check_key)])
+    def limit_rate(request: Request, authorization: str | None = Header(default=None)) -> None:
+        """The app's per-minute limit, per API key (with --auth) or else per client address."""
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        client = forwarded or (request.client.host if request.client else "")
+        key = (authorization or "").removeprefix("Bearer ").strip() if keys else ""
+        try:
+            services.limiter.check(f"v1 key {key}" if key else f"v1 client {client}")
+        except RateLimitError as error:
+            raise HTTPException(429, str(error)) from None
+
+    router = APIRouter(prefix="/v1", dependencies=[Depends(check_key), Depends(limit_rate)])
 
     def chat_models() -> dict[str, str]:
         """Loaded chat models by the id clients send: the model's name, or the pool's key where two

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
 import pytest
-from openai import BadRequestError, NotFoundError, OpenAI
+from openai import BadRequestError, NotFoundError, OpenAI, RateLimitError
 
 from tests.conftest import RunningApp
 
@@ -117,3 +118,25 @@ def test_a_stop_string_ends_the_completion_before_it(client: OpenAI, models: lis
     cut = client.chat.completions.create(model=models[0], messages=FRANCE, temperature=0, max_tokens=30, stop=[stop])
     assert cut.choices[0].message.content == text[: text.index(stop)]
     assert cut.choices[0].finish_reason == "stop"
+
+
+@pytest.fixture(scope="module")
+def limited_app() -> Iterator[RunningApp]:
+    app = RunningApp(["--rate-limit", "3"])
+    try:
+        app.wait_ready()
+        yield app
+    finally:
+        app.stop()
+
+
+def test_the_rate_limit_holds_on_v1_per_client_in_openais_shape(limited_app: RunningApp) -> None:
+    client = OpenAI(base_url=f"{limited_app.url}v1", api_key="unused", max_retries=0)
+    for _ in range(3):
+        client.models.list()
+    with pytest.raises(RateLimitError, match="at most 3 a minute"):
+        client.models.list()
+    refused = httpx.get(f"{limited_app.url}v1/models", timeout=30)
+    assert refused.status_code == 429 and refused.json()["error"]["type"] == "rate_limit_error"
+    other = httpx.get(f"{limited_app.url}v1/models", headers={"X-Forwarded-For": "10.0.0.7"}, timeout=30)
+    assert other.status_code == 200, "another client has its own allowance"
