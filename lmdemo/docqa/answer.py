@@ -27,6 +27,7 @@ QUOTE_RANK_PENALTY = 0.1
 NOT_FOUND = "The documents do not contain an answer to this question."
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
+_CITATION_GROUP = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")  # "[1, 2]", as models often write
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 def passage_label(hit: Hit) -> str:
@@ -82,17 +83,20 @@ def content_words(text: str) -> set[str]:
 def attribute(answer: str, hits: Sequence[Hit], min_overlap: float = 0.5) -> tuple[str, list[int]]:
     """The answer with checked citations, and the 1-based numbers of the passages cited.
 
-    Markers that point past the passages are dropped; an uncited sentence gets the passage
-    holding at least `min_overlap` of its content words, if any does.
+    Grouped markers ("[1, 2]") become one per passage, markers that point past the passages are
+    dropped; an uncited sentence gets the passage holding at least `min_overlap` of its content
+    words, if any does.
     """
     passage_words = [content_words(h.passage.text) for h in hits]
     cited: list[int] = []
     sentences = []
+    answer = _CITATION_GROUP.sub(lambda m: "".join(f"[{n.strip()}]" for n in m.group(1).split(",")), answer)
     for sentence in _SENTENCE.split(answer.strip()):
         if not sentence:
             continue
         valid = [int(n) for n in _CITATION.findall(sentence) if 1 <= int(n) <= len(hits)]
-        sentence = _CITATION.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "", sentence)
+        sentence = re.sub(r"\s*\[(\d{1,3})\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "",
+                          sentence)
         if not valid:
             words = content_words(sentence)
             if words:

@@ -24,15 +24,24 @@ def test_prompt_numbers_the_passages_and_names_their_sources() -> None:
 
 
 def test_valid_markers_are_kept_and_invalid_ones_dropped() -> None:
-    text, cited = attribute("Maria Quell founded it [1]. It has sensors [7].", HITS)
-    assert "[7]" not in text
-    assert cited[0] == 1
+    assert attribute("Maria Quell founded it [1]. Bananas are sold there [7].", HITS) == (
+        "Maria Quell founded it [1]. Bananas are sold there.", [1])
+
+
+def test_a_sentence_whose_marker_was_wrong_is_attributed_by_its_words() -> None:
+    assert attribute("Maria Quell founded it [1]. It has twelve sensors [7].", HITS) == (
+        "Maria Quell founded it [1]. It has twelve sensors. [2]", [1, 2])
+
+
+def test_grouped_markers_cite_each_passage_in_the_order_written() -> None:
+    assert attribute("Maria Quell founded it and it has twelve sensors [2, 1].", HITS) == (
+        "Maria Quell founded it and it has twelve sensors [2][1].", [2, 1])
+    assert attribute("It has sensors [1,9].", HITS) == ("It has sensors [1].", [1])
 
 
 def test_uncited_sentences_are_attributed_by_overlap() -> None:
-    text, cited = attribute("The thermistor chain has twelve sensors. Nothing else matters here.", HITS)
-    assert text.startswith("The thermistor chain has twelve sensors. [2]")
-    assert cited == [2]
+    assert attribute("The thermistor chain has twelve sensors. Nothing else matters here.", HITS) == (
+        "The thermistor chain has twelve sensors. [2] Nothing else matters here.", [2])
 
 
 def test_unrelated_answer_cites_nothing() -> None:

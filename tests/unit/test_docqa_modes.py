@@ -82,3 +82,17 @@ def test_sentences_after_a_heading_are_quotable_and_fragments_are_not() -> None:
     assert [sentence for _, sentence in found] == [
         "Zorblat Station was founded in 1987 by Maria Quell.", "It measures the lake every hour of the day."]
     assert all(text[offset:offset + 20] == sentence[:20] for offset, sentence in found)
+
+
+def test_each_marker_in_the_answer_is_the_number_of_the_source_shown_for_it() -> None:
+    """[n] in the text, sources[i].number and the passage the model saw as [n] are one and the same."""
+    chat = Scripted("The station measures the ice with twelve sensors [2, 1]. Maria Quell founded it in 1987 [3].")
+    service, index = _service(chat)
+    final = _answer(service, index, QUESTION, "generate")
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", final.text)]
+    assert markers[:2] == [2, 1] and [s.number for s in final.sources] == list(dict.fromkeys(markers))
+    system = chat.prompts[0][0][0]["content"]
+    for source in final.sources:
+        shown = re.search(rf"\[{source.number}\] \([^)]*\)\n(.*?)(?=\n\n\[\d+\] \(|\Z)", system, re.S).group(1)
+        assert shown.strip() == source.text.strip(), f"[{source.number}] is the passage the model saw as [{source.number}]"
+        assert DOC[source.start:source.start + len(source.text)] == source.text, "and its offset is exact"
