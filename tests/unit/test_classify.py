@@ -128,10 +128,17 @@ def test_fine_tuning_a_tiny_bert_learns_the_toy_task(tiny_bert_dir: Path, tmp_pa
     assert not any(n.endswith(".bin") for n in names)
     folder = tmp_path / "exported"
     archive.extractall(folder)
-    from transformers import AutoModelForSequenceClassification
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    reloaded = AutoModelForSequenceClassification.from_pretrained(folder)
+    reloaded = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     assert reloaded.config.id2label == {0: "fruit", 1: "vehicle"}
+    probes = ["banana apple", "truck wheel", "apple pear", "wheel engine"]
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    with torch.inference_mode():
+        logits = reloaded(**tokenizer(probes, return_tensors="pt", padding=True)).logits
+    assert [reloaded.config.id2label[int(i)] for i in logits.argmax(-1)] == [p.label for p in model.predict(probes)], \
+        "the exported model predicts what the trained one does"
 
 
 def test_training_stops_once_the_held_out_score_stops_improving_and_keeps_the_best_epoch(
@@ -167,11 +174,15 @@ def test_cancel_stops_training(tiny_bert_dir: Path, tmp_path: Path) -> None:
 
 def test_fine_tuning_on_an_8bit_base_trains_the_full_precision_head(tiny_bert_dir: Path, tmp_path: Path) -> None:
     texts, labels = _toy()
-    model = fine_tune(_loader(tiny_bert_dir, tmp_path, "8bit"), texts, labels, TrainConfig(epochs=1, batch_size=8))
+    model = fine_tune(_loader(tiny_bert_dir, tmp_path, "8bit"), texts, labels,
+                      TrainConfig(epochs=30, batch_size=8, learning_rate=1e-2, holdout=0.2, patience=0))
     import torch
 
     assert type(model.model.classifier) is torch.nn.Linear
-    assert len(model.predict(["apple"])) == 1
+    assert model.metrics["accuracy"] == 1.0
+    assert [p.label for p in model.predict(["banana apple", "truck wheel"])] == ["fruit", "vehicle"]
+    names = set(zipfile.ZipFile(io.BytesIO(model.export_zip())).namelist())
+    assert {"model.safetensors", "config.json", "lmdemo_metrics.json"} <= names
 
 
 def test_parse_chat_label_takes_the_first_named_label() -> None:
