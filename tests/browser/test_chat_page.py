@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
 from tests.conftest import ROOT, RunningApp
 
 SHOTS = ROOT / ".pytest_cache" / "screenshots"
+LAST_REPLY_LENGTH = "([...document.querySelectorAll('#chatbot .bot')].pop()?.innerText.length ?? 0)"
 
 
 def _bot_text(page) -> str:
@@ -24,6 +28,10 @@ def _send(page, text: str) -> None:
 def test_send_a_message_and_see_the_reply_stream_in(page, running_app: RunningApp) -> None:
     page.goto(running_app.url)
     page.get_by_role("tab", name="Chat").wait_for()
+    page.get_by_text("System prompt and sampling").click()
+    greedy = page.get_by_role("spinbutton", name="Temperature (0 = greedy)")
+    greedy.fill("0")
+    greedy.press("Enter")
     _send(page, "What is the capital of France?")
     page.locator("#chatbot").get_by_text("What is the capital of France?").wait_for()
 
@@ -41,6 +49,7 @@ def test_send_a_message_and_see_the_reply_stream_in(page, running_app: RunningAp
     assert "tok/s" in status.inner_text() and "SmolLM2" in status.inner_text()
     assert len(seen) >= 2, f"the reply should appear piece by piece, saw {seen}"
     assert len(seen[-1]) > len(seen[0])
+    assert "Paris" in seen[-1], f"a sensible reply: {seen[-1]!r}"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "chat.png"))
 
@@ -49,13 +58,12 @@ def test_stop_button_ends_a_long_reply(page, running_app: RunningApp) -> None:
     page.goto(running_app.url)
     page.get_by_role("tab", name="Chat").wait_for()
     _send(page, "Write a very long story about a dragon, with many chapters.")
-    deadline = time.monotonic() + 60
-    while len(_bot_text(page)) < 20 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    page.wait_for_function(f"() => {LAST_REPLY_LENGTH} >= 20", timeout=60000)
     page.locator("button.stop-button").click()
-    time.sleep(1.0)
+    page.locator("button.stop-button").wait_for(state="hidden", timeout=30000)  # the app says generation ended
     frozen = _bot_text(page)
-    time.sleep(2.0)
+    with pytest.raises(PlaywrightTimeoutError):
+        page.wait_for_function(f"() => {LAST_REPLY_LENGTH} > {len(frozen)}", timeout=3000)
     assert _bot_text(page) == frozen, "the reply kept growing after Stop"
     assert not page.locator("#chatbot .lm-status").count()
 
