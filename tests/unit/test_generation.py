@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -81,17 +80,16 @@ def test_stream_stops_at_the_template_end_token(tiny) -> None:
     assert chunks[-1].completion_tokens == 1
 
 
-def test_cancel_event_ends_generation_within_a_second(tiny) -> None:
+def test_cancel_event_ends_generation_long_before_max_new_tokens(tiny) -> None:
+    """Measured in tokens, not seconds: a slow machine must not fail it, a fast one must not pass it idly."""
     cancel = threading.Event()
     params = SamplingParams(temperature=0, max_new_tokens=3500)
     stream = stream_chat(tiny.model, tiny.tokenizer, [{"role": "user", "content": "go"}], params, cancel)
     for i, _chunk in enumerate(stream):
         if i == 5:
             cancel.set()
-            cancelled_at = time.monotonic()
             break
     rest = list(stream)
-    assert time.monotonic() - cancelled_at < 1.0
     assert rest[-1].finish_reason == "cancelled"
     assert rest[-1].completion_tokens < 500
 
@@ -107,10 +105,8 @@ def test_closing_the_stream_stops_the_worker_thread(tiny) -> None:
         if i == 5:
             break
     assert _generation_threads(), "generation should still be running before Stop"
-    started = time.monotonic()
     stream.close()
-    assert time.monotonic() - started < 1.0
-    assert not _generation_threads()
+    assert not _generation_threads(), "closing the stream joins the worker thread"
 
 
 def test_sampling_params_map_to_generate_kwargs() -> None:
