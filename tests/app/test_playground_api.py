@@ -50,15 +50,19 @@ def test_abstractive_summary_is_written_by_the_chat_model(client: Client) -> Non
 
 def test_a_fine_tuned_classifier_stays_in_its_session(running_app: RunningApp, tmp_path) -> None:
     rows = [("The striker scored a late winner.", "sport"), ("The team lost the cup final.", "sport"),
-            ("Shares fell after the profit warning.", "business"), ("The bank raised interest rates.", "business")]
+            ("The goalkeeper saved two penalties.", "sport"), ("The coach praised his defenders.", "sport"),
+            ("Shares fell after the profit warning.", "business"), ("The bank raised interest rates.", "business"),
+            ("Investors sold bonds as inflation rose.", "business"), ("The firm reported record revenue.", "business")]
     csv = tmp_path / "train.csv"
     csv.write_text("text,label\n" + "".join(f'"{t}",{label}\n' for t, label in rows * 4))
     alice = Client(running_app.url, verbose=False)
     bob = Client(running_app.url, verbose=False)
-    status, _metrics, _download = alice.predict(handle_file(str(csv)), 1, False, api_name="/fine_tune")
+    status, _metrics, _download = alice.predict(handle_file(str(csv)), 6, False, api_name="/fine_tune")
     assert "Done" in status
-    result = alice.predict("The goalkeeper saved a penalty.", "", "fine-tuned", api_name="/classify")
-    assert {c["label"] for c in result["confidences"]} == {"sport", "business"}
+    for text, label in [("The goalkeeper saved a penalty in the final.", "sport"),
+                        ("The bank reported lower profits and its shares fell.", "business")]:
+        result = alice.predict(text, "", "fine-tuned", api_name="/classify")
+        assert result["label"] == label, f"the trained model, not an untrained head: {result}"
     with pytest.raises(Exception, match="Fine-tune a model"):
         bob.predict("The goalkeeper saved a penalty.", "", "fine-tuned", api_name="/classify")
 

@@ -40,7 +40,7 @@ def test_few_shot_then_fine_tune_then_classify(page, running_app: RunningApp, tm
     page.get_by_label("Text to classify").fill("The winger scored in the derby.")
     page.get_by_role("button", name="Classify", exact=True).click()
     scores = page.locator("#classify-scores")
-    scores.get_by_text("sport").first.wait_for(timeout=60000)
+    scores.locator(".output-class").get_by_text("sport", exact=True).wait_for(timeout=60000)  # the predicted label
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "playground.png"), full_page=True)
 
