@@ -128,7 +128,7 @@ def main() -> None:
         "hybrid_latency_ms_p50": round(statistics.median(latencies), 2),
         "hybrid_latency_ms_p95": round(latencies[int(0.95 * len(latencies)) - 1], 2),
     }
-    write("retrieval", rows, extra)
+    write(f"retrieval_{args.data.name}", rows, extra)
     print(json.dumps(extra, indent=2))
 
 

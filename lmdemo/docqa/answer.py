@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from lmdemo.docqa.index import Hit
 from lmdemo.models.types import Message
-from lmdemo.text import STOPWORDS
+from lmdemo.words import content_words, words
 
 SYSTEM = (
     "Answer the user's question in one or two sentences, using only the numbered passages below. "
@@ -28,8 +28,7 @@ NOT_FOUND = "The documents do not contain an answer to this question."
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 _CITATION_GROUP = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")  # "[1, 2]", as models often write
-_WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
 def passage_label(hit: Hit) -> str:
     p = hit.passage
     where = f", page {p.page}" if p.page else ""
@@ -76,8 +75,6 @@ def passage_sentences(text: str) -> list[tuple[int, str]]:
     return found
 
 
-def content_words(text: str) -> set[str]:
-    return {w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOPWORDS and len(w) > 2}
 
 
 def attribute(answer: str, hits: Sequence[Hit], min_overlap: float = 0.5) -> tuple[str, list[int]]:
@@ -98,9 +95,9 @@ def attribute(answer: str, hits: Sequence[Hit], min_overlap: float = 0.5) -> tup
         sentence = re.sub(r"\s*\[(\d{1,3})\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "",
                           sentence)
         if not valid:
-            words = content_words(sentence)
-            if words:
-                overlaps = [len(words & pw) / len(words) for pw in passage_words]
+            terms = content_words(sentence)
+            if terms:
+                overlaps = [len(terms & pw) / len(terms) for pw in passage_words]
                 best = max(range(len(hits)), key=lambda i: overlaps[i], default=None)
                 if best is not None and overlaps[best] >= min_overlap:
                     valid = [best + 1]
@@ -113,5 +110,5 @@ def attribute(answer: str, hits: Sequence[Hit], min_overlap: float = 0.5) -> tup
 def matched_terms(passage: str, *texts: str) -> list[str]:
     """Words of the question or answer that occur in the passage, for highlighting."""
     wanted = set().union(*(content_words(t) for t in texts)) if texts else set()
-    found = {m.group(0) for m in _WORD.finditer(passage) if m.group(0).lower() in wanted}
+    found = {word for _, word in words(passage) if word.lower() in wanted}
     return sorted(found, key=str.lower)

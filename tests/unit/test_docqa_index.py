@@ -68,3 +68,19 @@ def test_adding_more_documents_extends_both_indexes() -> None:
 
 def test_empty_index_returns_nothing() -> None:
     assert DocumentIndex().search("anything", _onehot(0), k=3) == []
+
+
+ZH = ["国务院总理在北京会见了来访的外国代表团，双方讨论了经济合作。",
+      "今年全国粮食产量再创新高，农民收入明显增加。",
+      "运动会在上海举行，来自全国的体育健儿参加了比赛。"]
+
+
+def test_chinese_keywords_typed_together_find_their_paragraph() -> None:
+    """Chinese has no spaces: a query of content words written together must still match word by word."""
+    index = DocumentIndex()
+    index.add(_passages(ZH), np.stack([_onehot(i) for i in range(3)]))
+    for query, expected in [("粮食产量农民", 1), ("运动会体育上海", 2), ("总理会见代表团", 0)]:
+        hits = index.search(query, None, k=3, mode="bm25")
+        assert hits[0].passage.text == ZH[expected] and hits[0].bm25 > 0, query
+    mixed = index.search("GDP 粮食产量 growth", None, k=1, mode="bm25")
+    assert mixed[0].passage.text == ZH[1], "Chinese and English in one query"

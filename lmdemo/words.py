@@ -1,0 +1,71 @@
+"""The words of a text in any script, for keyword search, citations and highlighting.
+
+Latin-script text has spaces; Chinese has none, so its runs of Han characters are cut into words
+by jieba. Over whitespace tokens BM25 saw a whole Chinese clause as one word and found the right
+zh-news paragraph first for 0 of 300 queries (bench/retrieval.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator
+
+from lmdemo.text import STOPWORDS
+
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|\w+")
+_JIEBA = threading.Lock()
+
+
+def _jieba():
+    """jieba, its dictionary loaded once (on first use, ~1 s)."""
+    import jieba
+
+    with _JIEBA:
+        if not jieba.dt.initialized:
+            jieba.setLogLevel(logging.WARNING)
+            jieba.initialize()
+    return jieba
+
+
+def _cut(run: str) -> list[str]:
+    """The words of a run of Han characters, in order, covering it exactly."""
+    return _jieba().lcut(run)
+
+
+def has_han(text: str) -> bool:
+    return _HAN_RUN.search(text) is not None
+
+
+def segmented(text: str) -> str:
+    """The text with spaces between the words of its Chinese runs, for keyword search (other text
+    unchanged). jieba's search mode also gives the shorter words inside long ones (中华人民共和国:
+    中华, 华人, 人民, 共和, 共和国, …): zh-news doc recall@1 0.90 against 0.86 with plain cuts."""
+    if not has_han(text):
+        return text
+    return _HAN_RUN.sub(lambda m: " " + " ".join(_jieba().lcut_for_search(m.group(0))) + " ", text)
+
+
+def words(text: str) -> Iterator[tuple[int, str]]:
+    """(offset, word) for every word: Latin-script words as written, Chinese words from jieba."""
+    for match in _WORD.finditer(text):
+        if _HAN_RUN.fullmatch(match.group(0)):
+            offset = match.start()
+            for word in _cut(match.group(0)):
+                yield offset, word
+                offset += len(word)
+        else:
+            yield match.start(), match.group(0)
+
+
+def content_words(text: str) -> set[str]:
+    """Words that carry meaning: Chinese words of two characters or more, other words of three letters
+    or more that are not English function words; lower-cased."""
+    found = set()
+    for _, word in words(text):
+        han = _HAN_RUN.fullmatch(word) is not None
+        if (han and len(word) >= 2) or (not han and len(word) > 2 and word.lower() not in STOPWORDS):
+            found.add(word.lower())
+    return found
