@@ -8,10 +8,11 @@ chunk from the text splitter is summarised, then the partial summaries are.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -28,21 +29,35 @@ Progress = Callable[[float, str], None]
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 MAP_CHUNK_CHARS = 4000
+_LATIN = re.compile(r"[^\W\d_\u3400-\u9fff]+")
+_HAN = re.compile(r"[\u3400-\u9fff]+")
+_CODE_FENCE = re.compile(r"^```.*?^```[^\n]*$", re.MULTILINE | re.DOTALL)
+
+
+@functools.cache
+def _segmenter(language: str) -> Any:
+    import pysbd
+
+    return pysbd.Segmenter(language=language, clean=False)
 
 
 def sentences(text: str) -> list[str]:
-    """Sentences by pysbd's rules (abbreviations, decimals and initials handled)."""
-    import pysbd
-
-    segmenter = pysbd.Segmenter(language="en", clean=False)
+    """Sentences by pysbd's rules (abbreviations, decimals and initials handled), with its Chinese
+    rules (。！？) for paragraphs in Chinese; fenced code blocks are left out."""
     out = []
-    for block in text.split("\n\n"):
+    for block in _CODE_FENCE.sub("\n\n", text).split("\n\n"):
+        segmenter = _segmenter("zh" if _HAN.search(block) else "en")
         out += [s.strip() for s in segmenter.segment(block.replace("\n", " ")) if len(s.strip()) > 1]
     return out
 
 
-_LATIN = re.compile(r"[^\W\d_\u3400-\u9fff]+")
-_HAN = re.compile(r"[\u3400-\u9fff]+")
+def _prose(sentence: str) -> bool:
+    """A sentence of words that ends like one: not a formula, a table row, a heading or code."""
+    letters = len(_LATIN.findall(sentence)) + sum(map(len, _HAN.findall(sentence)))
+    symbols = sum(ch in "=+*/\\^_{}$|<>#`" for ch in sentence)
+    return sentence[-1:] in ".!?。！？\"'”)" and letters >= 3 and symbols <= max(2, len(sentence) // 40)
+
+
 
 
 def _terms(sentence: str) -> list[str]:
@@ -68,7 +83,8 @@ def extractive(
     and (`word_weight`) the mean frequency of its content terms in the document, where a chosen
     sentence's terms then count for less (SumBasic), so the next pick covers something else.
     Both are damped by position (1 / (1 + lead_bias * i / n)): writers put the gist first.
-    Sentences shorter than `min_words` are skipped unless too few others are left. Tuned on
+    Only prose sentences are candidates (no formulas, table rows or code), and those shorter than
+    `min_words` are skipped unless too few others are left. Tuned on
     aclsum-dev (bench/tasks.py): ROUGE-1 0.414 with embeddings alone, 0.422 with both.
     """
     parts = sentences(clean_user_text(text))
@@ -85,9 +101,10 @@ def extractive(
     counts = Counter(term for sentence in terms for term in sentence)
     probability = {term: count / max(sum(counts.values()), 1) for term, count in counts.items()}
     similarity = vectors @ vectors.T
-    candidates = [i for i, part in enumerate(parts) if _length(part) >= min_words]
+    prose = [i for i, part in enumerate(parts) if _prose(part)] or list(range(len(parts)))
+    candidates = [i for i in prose if _length(parts[i]) >= min_words]
     if len(candidates) < n_sentences:  # a text of short sentences: any of them will do
-        candidates = list(range(len(parts)))
+        candidates = prose
     chosen: list[int] = []
     while len(chosen) < min(n_sentences, len(candidates)):
         wording = np.array([np.mean([probability[t] for t in ts]) if ts else 0.0 for ts in terms]) * 100

@@ -71,3 +71,35 @@ def test_chinese_text_is_summarised_by_its_character_pairs() -> None:
     from lmdemo.tasks.summarize import _terms
 
     assert _terms("北京大学的学生 study linguistics") == ["study", "linguistics", "北京", "京大", "大学", "学的", "的学", "学生"]
+
+
+ZH_ARTICLE = """# 自注意力机制
+
+自注意力机制让序列中的每个词都能直接关注其他所有的词。它是Transformer模型的核心部分！
+
+```python
+scores = q @ k.T / math.sqrt(d)
+weights = softmax(scores)
+```
+
+注意力的计算公式如下：
+
+$$\\mathrm{Attention}(Q,K,V)=\\mathrm{softmax}(QK^T/\\sqrt{d_k})V$$
+
+| 模型 | 层数 |
+|---|---|
+| BERT | 12 |
+
+多头注意力把表示分成几个子空间，分别计算注意力。这样模型可以同时关注不同位置的信息。训练时通常使用大量的无标注文本？
+"""
+
+
+def test_chinese_articles_split_at_chinese_marks_and_only_prose_is_chosen() -> None:
+    parts = sentences(ZH_ARTICLE)
+    assert "它是Transformer模型的核心部分！" in parts and "这样模型可以同时关注不同位置的信息。" in parts
+    assert not any("softmax(scores)" in p for p in parts), "code blocks are not sentences"
+    flat = lambda texts: np.ones((len(texts), 4), dtype=np.float32) / 2  # noqa: E731
+    summary = extractive(flat, ZH_ARTICLE, 3)
+    chosen = [p for p in parts if p in summary]
+    assert len(chosen) == 3 and all(p[-1] in "。！？" for p in chosen), chosen
+    assert not any(mark in summary for mark in ("$$", "|", "#", "```", "softmax"))
