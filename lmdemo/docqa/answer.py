@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from lmdemo.docqa.index import Hit
 from lmdemo.models.types import Message
-from lmdemo.words import content_words, words
+from lmdemo.words import content_words, has_han, words
 
 SYSTEM = (
     "Answer the user's question in one or two sentences, using only the numbered passages below. "
@@ -25,6 +25,14 @@ ECHO_STOPS = ("Question:", "Context:", "Passages:", "\n[1] (")
 QUOTE_SENTENCES = 1
 QUOTE_RANK_PENALTY = 0.1
 NOT_FOUND = "The documents do not contain an answer to this question."
+# A Chinese question gets the instructions and the app's messages in Chinese, so the answer comes in Chinese.
+SYSTEM_ZH = "请只根据下面编号的段落，用一两句话回答用户的问题。每句话后面写出它所依据的段落编号，例如 [1]。\n\n{passages}"
+NOT_FOUND_ZH = "文档中没有这个问题的答案。"
+
+
+def not_found(question: str) -> str:
+    """'Not in the documents', in the question's language."""
+    return NOT_FOUND_ZH if has_han(question) else NOT_FOUND
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 _CITATION_GROUP = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")  # "[1, 2]", as models often write
@@ -44,7 +52,7 @@ def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
     """
     numbered = "\n\n".join(f"[{i}] ({passage_label(h)})\n{h.passage.text}" for i, h in enumerate(hits, start=1))
     return [
-        {"role": "system", "content": SYSTEM.format(passages=numbered)},
+        {"role": "system", "content": (SYSTEM_ZH if has_han(question) else SYSTEM).format(passages=numbered)},
         {"role": "user", "content": question},
     ]
 

@@ -17,12 +17,12 @@ import numpy as np
 
 from lmdemo.docqa.answer import (
     ECHO_STOPS,
-    NOT_FOUND,
     QUOTE_RANK_PENALTY,
     QUOTE_SENTENCES,
     attribute,
     build_messages,
     matched_terms,
+    not_found,
     passage_label,
     passage_sentences,
 )
@@ -280,7 +280,7 @@ class DocQAService:
         hits = self._relevant(self.retrieve(index, question, k, mode), keywords_only)
         searched = f"; {index.search_status()}, so keyword search answered" if not index.ready else ""
         if not hits:
-            yield AnswerUpdate(NOT_FOUND, [], True, "nothing relevant found" + searched)
+            yield AnswerUpdate(not_found(question), [], True, "nothing relevant found" + searched)
             return
         how = "quoted from the passages"
         answer, cited = "", []
@@ -294,8 +294,8 @@ class DocQAService:
                 how = "quoted from the passages (the generated answer cited none)"
         if answer_mode == "quote" or (answer_mode == "auto" and not cited):
             answer, cited = self.quote(question, hits)
-        yield AnswerUpdate(answer or NOT_FOUND, [self._source(hits, n, question, answer) for n in cited], True,
-                           how + searched)
+        sources = [self._source(hits, n, question, answer) for n in cited]
+        yield AnswerUpdate(answer or not_found(question), sources, True, how + searched)
 
     def _generate(self, question: str, hits: Sequence[Hit], params: SamplingParams) -> Iterator[str]:
         """The generated answer as it grows; loops and prompt echoes end it."""

@@ -51,3 +51,13 @@ def test_unrelated_answer_cites_nothing() -> None:
 def test_matched_terms_come_from_question_and_answer() -> None:
     terms = matched_terms(HITS[0].passage.text, "Who founded Zorblat?", "Maria Quell did.")
     assert terms == ["founded", "Maria", "Quell", "Zorblat"]
+
+
+def test_a_chinese_question_gets_chinese_instructions_and_messages() -> None:
+    from lmdemo.docqa.answer import NOT_FOUND, not_found
+
+    system, user = build_messages("谁建立了这个站？", HITS)
+    assert system["content"].startswith("请只根据下面编号的段落") and "[1] (doc0.md)" in system["content"]
+    assert user["content"] == "谁建立了这个站？"
+    assert build_messages("Who founded it?", HITS)[0]["content"].startswith("Answer the user's question")
+    assert not_found("火星上有多少人？") == "文档中没有这个问题的答案。" and not_found("How many?") == NOT_FOUND
