@@ -7,6 +7,7 @@ to the top-k and top-p set and renormalised: exactly the distribution `generate`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -15,16 +16,51 @@ import torch
 
 @dataclass(frozen=True)
 class Token:
+    """A token as the vocabulary spells it (`text`), as a person reads it (`shown`), and why, when odd."""
+
     text: str
     id: int
     special: bool
+    shown: str = ""
+    note: str = ""
+
+
+@lru_cache(maxsize=1)
+def _byte_of_char() -> dict[str, int]:
+    """GPT-2's byte-level BPE spells each byte as a printable character (bytes that are not printable
+    get the characters from U+0100 on, in order); this undoes it."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    shifted = iter(range(256, 512))
+    return {chr(byte if byte in printable else next(shifted)): byte for byte in range(256)}
+
+
+def _readable(tokenizer: Any, spelled: str, special: bool) -> tuple[str, str]:
+    """What a token says: byte-level BPE pieces decoded to text (a piece of a character shown as
+    its bytes), WordPiece's [UNK] explained."""
+    if special:
+        return spelled, ("not in the vocabulary: the model sees only 'unknown' here"
+                         if spelled == getattr(tokenizer, "unk_token", None) else "")
+    decoder = getattr(getattr(tokenizer, "backend_tokenizer", None), "decoder", None)
+    if type(decoder).__name__ != "ByteLevel":
+        return spelled, ""
+    table = _byte_of_char()
+    raw = bytes(table[ch] for ch in spelled if ch in table)
+    try:
+        return raw.decode("utf-8"), ""
+    except UnicodeDecodeError:
+        return " ".join(f"{b:02x}" for b in raw), "bytes of a character split over tokens"
 
 
 def tokens(tokenizer: Any, text: str) -> list[Token]:
     """The tokens the model sees for `text`, special tokens included (as the model adds them)."""
     ids = tokenizer(text, add_special_tokens=True)["input_ids"]
     special = set(tokenizer.all_special_ids)
-    return [Token(tokenizer.convert_ids_to_tokens(i), int(i), i in special) for i in ids]
+    found = []
+    for i in ids:
+        spelled = tokenizer.convert_ids_to_tokens(i)
+        shown, note = _readable(tokenizer, spelled, i in special)
+        found.append(Token(spelled, int(i), i in special, shown, note))
+    return found
 
 
 def sampling_distribution(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:

@@ -26,12 +26,19 @@ PALETTE = ["#e0e7ff", "#fce7f3", "#dcfce7", "#fef9c3", "#e0f2fe", "#ffedd5"]
 
 
 def tokens_html(title: str, tokens: list[Any]) -> str:
+    """Token chips showing what each token says (spaces as ␣), its id, and in the tooltip how the
+    vocabulary spells it and any note (a piece of a character, an unknown character)."""
     chips = "".join(
-        f'<span class="lm-token{" lm-special" if t.special else ""}" style="background:{PALETTE[i % len(PALETTE)]}"'
-        f' title="id {t.id}">{html.escape(t.text)}<sub>{t.id}</sub></span>'
+        f'<span class="lm-token{" lm-special" if t.special else ""}{" lm-note" if t.note else ""}"'
+        f' style="background:{PALETTE[i % len(PALETTE)]}"'
+        f' title="{html.escape(f"id {t.id} · spelled {t.text!r}" + (f" · {t.note}" if t.note else ""))}">'
+        f"{html.escape((t.shown or t.text).replace(' ', '␣'))}<sub>{t.id}</sub></span>"
         for i, t in enumerate(tokens)
     )
-    return f"<h4>{html.escape(title)} · {len(tokens)} tokens</h4><div class='lm-tokens'>{chips}</div>"
+    unknown = sum(1 for t in tokens if t.note.startswith("not in the vocabulary"))
+    warning = (f"<p class='lm-warning'>{unknown} token(s) unknown to this model: it cannot read those characters.</p>"
+               if unknown else "")
+    return f"<h4>{html.escape(title)} · {len(tokens)} tokens</h4><div class='lm-tokens'>{chips}</div>{warning}"
 
 
 def attention_view(names: list[str], matrix: Any, layer: int, head: int | None) -> str:
@@ -130,7 +137,8 @@ def build_lab_tab(services: "Services") -> None:
         """Tokens of `text` for the GPT-style and the BERT-style tokenizer."""
         with guard(services, "/tokenize", request, text):
             views = lab.tokenize(text)
-        return {name: [{"token": t.text, "id": t.id, "special": t.special} for t in toks] for name, toks in views.items()}
+        return {name: [{"token": t.text, "id": t.id, "special": t.special, "shown": t.shown, "note": t.note}
+                       for t in toks] for name, toks in views.items()}
 
     def next_token(prompt: str, top_k: int = 10, temperature: float = 1.0, request: gr.Request = None) -> list[dict]:
         """The most likely next tokens with their probabilities."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,19 @@ def test_both_tokenizers_side_by_side(lab) -> None:
     assert any(t.text.startswith("##") for t in views["bert"])
     assert views["bert"][0].text == "[CLS]"
     assert "".join(t.text for t in views["gpt"]).replace("Ġ", " ") == "Tokenization differs!"
+    assert "".join(t.shown for t in views["gpt"]) == "Tokenization differs!"
+
+
+def test_chinese_tokens_read_as_characters_and_unknown_ones_are_flagged(lab) -> None:
+    text = "大模型 🙂"
+    views = lab.tokenize(text)
+    for token in views["gpt"]:
+        if token.note:  # a piece of a character: its bytes
+            assert re.fullmatch(r"[0-9a-f]{2}( [0-9a-f]{2})*", token.shown), token
+        else:
+            assert token.shown and token.shown in text, token
+    assert any(not t.note and "大" in t.shown for t in views["gpt"])
+    assert any(t.text == "[UNK]" and t.note.startswith("not in the vocabulary") for t in views["bert"])
 
 
 @pytest.mark.parametrize("which", ["gpt", "bert"])

@@ -29,3 +29,20 @@ def test_lab_events_share_a_small_concurrency_limit_and_chat_does_not(tmp_path) 
     assert len(lab) >= 8 and all(fn.concurrency_limit == 2 for fn in lab)
     chat = [fn for fn in demo.fns.values() if fn.api_name == "chat"]
     assert chat and chat[0].concurrency_id != "lab"
+
+
+def test_byte_pieces_are_shown_as_text_or_bytes_and_unknown_characters_are_explained(tiny_llama_dir) -> None:
+    from transformers import AutoTokenizer
+
+    from lmdemo.lab.introspect import tokens
+    from lmdemo.ui.lab import tokens_html
+
+    bpe = tokens(AutoTokenizer.from_pretrained(tiny_llama_dir), "大 hi")
+    assert [(t.text, t.shown) for t in bpe] == [("å", "e5"), ("¤", "a4"), ("§", "a7"), ("Ġ", " "), ("h", "h"), ("i", "i")]
+    assert bpe[0].note == "bytes of a character split over tokens" and not bpe[4].note
+    page = tokens_html("GPT-style (BPE)", bpe)
+    assert ">e5<sub>" in page and ">␣<sub>" in page and ">å<sub>" not in page
+    from lmdemo.lab.introspect import Token
+
+    unknown = [Token("[UNK]", 100, True, "[UNK]", "not in the vocabulary: the model sees only 'unknown' here")]
+    assert "1 token(s) unknown to this model" in tokens_html("BERT-style (WordPiece)", unknown)
