@@ -82,7 +82,8 @@ def ask(args: argparse.Namespace) -> None:
 
 
 def classify(args: argparse.Namespace) -> None:
-    """Classify a test CSV zero-shot, few-shot or after fine-tuning; write it back with predictions."""
+    """Classify a test CSV zero-shot, few-shot, after fine-tuning or with the n-gram baseline; write it
+    back with predictions."""
     import csv
 
     from lmdemo.services import build_services
@@ -104,6 +105,8 @@ def classify(args: argparse.Namespace) -> None:
         if args.mode == "few-shot":
             head = classify_service.train_few_shot(sample_shots(train, args.shots))
             predictions = classify_service.few_shot(head, test.texts)
+        elif args.mode == "ngram":
+            predictions = classify_service.train_ngram(train).predict(test.texts)
         else:
             model = classify_service.fine_tune(
                 train, progress=lambda fraction, message: print(f"\r{message}", end="", file=sys.stderr)
@@ -169,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = commands.add_parser("classify", help="classify the rows of a CSV (text[,label])")
     c.add_argument("--test", type=Path, required=True, help="CSV with a `text` column (and `label` to score)")
-    c.add_argument("--mode", choices=["zero-shot", "few-shot", "finetune"], default="zero-shot")
+    c.add_argument("--mode", choices=["zero-shot", "few-shot", "finetune", "ngram"], default="zero-shot",
+                   help="ngram: the TF-IDF + logistic regression baseline, trained on --train in seconds")
     c.add_argument("--train", type=Path, help="CSV with `text,label` for few-shot and finetune")
     c.add_argument("--labels", help="comma-separated labels for zero-shot (default: the test file's)")
     c.add_argument("--shots", type=int, default=16, help="examples per label for few-shot")

@@ -32,6 +32,7 @@ from lmdemo.tasks.classify import (
     zero_shot,
 )
 from lmdemo.tasks.dataset import LabelledTexts
+from lmdemo.tasks.ngram import NgramClassifier
 from lmdemo.tasks.setfit_few_shot import train_setfit, wants_setfit
 from lmdemo.tasks.summarize import abstractive, extractive
 from lmdemo.text import clean_user_text
@@ -200,6 +201,12 @@ class ClassifyService:
 
     def few_shot(self, head: Any, texts: Sequence[str]) -> list[Prediction]:
         return head.predict(self._embedder.embed, self._texts(texts))
+
+    def train_ngram(self, data: LabelledTexts) -> NgramClassifier:
+        """The TF-IDF n-gram baseline on the same rows (seconds; any language), with held-out metrics."""
+        if len(set(data.labels)) < 2:
+            raise UserError("The n-gram baseline needs at least two labels.")
+        return NgramClassifier.train(self._texts(data.texts), list(data.labels))
 
     def fine_tune_stream(
         self, data: LabelledTexts, config: TrainConfig = TrainConfig(), quantization: str = "none"

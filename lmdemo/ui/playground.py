@@ -27,6 +27,7 @@ MODES = [
     ("zero-shot (ask the chat model)", "zero-shot-chat"),
     ("few-shot", "few-shot"),
     ("fine-tuned", "fine-tuned"),
+    ("n-gram baseline (TF-IDF)", "ngram"),
 ]
 EXAMPLE_SHOTS = [
     ["The striker scored twice in the final minutes of the match.", "sport"],
@@ -64,6 +65,7 @@ def build_playground_tab(services: "Services") -> None:
     classify, summarize = services.classify, services.summarize
     few_shot_state = gr.State(None)
     fine_tuned_state = gr.State(None)
+    ngram_state = gr.State(None)
 
     with gr.Tab("Classify"):
         with gr.Row(equal_height=False):
@@ -117,7 +119,7 @@ def build_playground_tab(services: "Services") -> None:
                 summary = gr.Markdown(elem_id="summary-output")
 
     def run_classify(
-        value: str, label_spec: str, which: str, few: Any, tuned: Any, request: gr.Request
+        value: str, label_spec: str, which: str, few: Any, tuned: Any, ngram: Any, request: gr.Request
     ) -> dict[str, float]:
         with guard(services, "/classify", request, value) as record:
             record["mode"] = which
@@ -133,6 +135,10 @@ def build_playground_tab(services: "Services") -> None:
                 if tuned is None:
                     raise UserError("Fine-tune a model on your CSV first.")
                 prediction = tuned.predict([value])[0]
+            elif which == "ngram":
+                if ngram is None:
+                    raise UserError("Fine-tune on your CSV first: the n-gram baseline is trained on it too.")
+                prediction = ngram.predict([value])[0]
             else:
                 raise UserError(f"mode must be one of {', '.join(value for _, value in MODES)}")
         return prediction.scores
@@ -161,21 +167,27 @@ def build_playground_tab(services: "Services") -> None:
             finally:
                 Path(path).unlink(missing_ok=True)
             counts = ", ".join(f"{k}: {v}" for k, v in data.counts().items())
-            yield f"Training on {len(data.texts)} rows ({counts})…", "", gr.skip(), gr.DownloadButton(visible=False)
+            baseline = classify.train_ngram(data)
+            against = (f"n-gram baseline (TF-IDF + logistic regression, seconds to train): "
+                       f"{baseline.metrics['accuracy']:.3f}" if baseline.metrics else "n-gram baseline trained")
+            yield (f"Training on {len(data.texts)} rows ({counts})… {against}.", "", gr.skip(),
+                   gr.DownloadButton(visible=False), baseline)
             quantization = "8bit" if quantized else "none"
             for update in throttled(classify.fine_tune_stream(data, TrainConfig(epochs=int(n_epochs)), quantization),
                                     interval=0.25, is_last=lambda u: u.model is not None):
                 progress(update.fraction, desc=update.message)
                 if update.model is None:
-                    yield update.message, gr.skip(), gr.skip(), gr.skip()
+                    yield update.message, gr.skip(), gr.skip(), gr.skip(), gr.skip()
                     continue
                 archive = Path(tempfile.mkdtemp(prefix="lmdemo-model-")) / "classifier.zip"
                 archive.write_bytes(update.archive)
                 yield (
-                    "Done. Choose **fine-tuned** and classify, or download the model.",
+                    f"Done. Choose **fine-tuned** (or the **n-gram baseline**) and classify, or download the model. "
+                    f"BERT vs n-grams, accuracy on the rows held out: fine-tuned {update.model.metrics['accuracy']:.3f}; {against}.",
                     confusion_html(update.model.metrics),
                     update.model,
                     gr.DownloadButton(value=str(archive), visible=True),
+                    gr.skip(),
                 )
 
     def load_text(file: str | None, request: gr.Request) -> str:
@@ -194,13 +206,14 @@ def build_playground_tab(services: "Services") -> None:
             record["mode"] = which
             yield from throttled(summarize.summarize(value or "", which, int(n), lambda f, m: progress(f, desc=m)))
 
-    gr.on([classify_btn.click, text.submit], run_classify, [text, labels, mode, few_shot_state, fine_tuned_state],
-          scores, api_name="classify")
+    gr.on([classify_btn.click, text.submit], run_classify,
+          [text, labels, mode, few_shot_state, fine_tuned_state, ngram_state], scores, api_name="classify")
     few_event = train_few_btn.click(train_few, shots, [few_shot_state, few_status], api_visibility="private")
     cancel_few_btn.click(lambda: "Cancelled; nothing was kept.", None, few_status, cancels=[few_event],
                          api_visibility="private")
     train_event = train_btn.click(train, [csv_file, epochs, eight_bit],
-                                  [train_status, metrics_view, fine_tuned_state, download], api_name="fine_tune",
+                                  [train_status, metrics_view, fine_tuned_state, download, ngram_state],
+                                  api_name="fine_tune",
                                   concurrency_limit=1, concurrency_id="fine-tune")
     cancel_btn.click(lambda: "Cancelled.", None, train_status, cancels=[train_event], api_visibility="private")
     upload.upload(load_text, upload, source, api_visibility="private")

@@ -63,8 +63,13 @@ def test_a_fine_tuned_classifier_stays_in_its_session(running_app: RunningApp, t
                         ("The bank reported lower profits and its shares fell.", "business")]:
         result = alice.predict(text, "", "fine-tuned", api_name="/classify")
         assert result["label"] == label, f"the trained model, not an untrained head: {result}"
+    assert "BERT vs n-grams" in status and "n-gram baseline" in status
+    assert alice.predict("The striker scored a late winner in the final.", "", "ngram",
+                         api_name="/classify")["label"] == "sport"
     with pytest.raises(Exception, match="Fine-tune a model"):
         bob.predict("The goalkeeper saved a penalty.", "", "fine-tuned", api_name="/classify")
+    with pytest.raises(Exception, match="the n-gram baseline is trained on it too"):
+        bob.predict("The goalkeeper saved a penalty.", "", "ngram", api_name="/classify")
 
 
 def test_prompts_are_not_logged(running_app: RunningApp) -> None:

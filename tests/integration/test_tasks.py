@@ -65,6 +65,17 @@ def test_classify_and_summarize_clis(tmp_path: Path) -> None:
     )
     assert "accuracy 1.0000" in result.stdout
     assert out.read_text().splitlines()[1].endswith(",sport,sport")
+    train = tmp_path / "train.csv"
+    rows = [("这本书写得很好，非常喜欢", "好评"), ("质量很好，物流也快", "好评"), ("太差了，完全不值这个价", "差评"),
+            ("质量很差，用了一天就坏了", "差评")]
+    train.write_text("text,label\n" + "".join(f"{t},{lab}\n" for t, lab in rows * 4), encoding="utf-8")
+    zh_test = tmp_path / "zh.csv"
+    zh_test.write_text("text,label\n质量很好，非常喜欢,好评\n太差了，坏了,差评\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "lmdemo", "classify", "--train", str(train), "--test", str(zh_test), "--mode", "ngram",
+         "--out", str(out)], cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+    assert "accuracy 1.0000" in result.stdout, result.stdout
     docs = tmp_path / "docs.jsonl"
     docs.write_text(json.dumps({"doc_id": "d1", "source": "One. Two is here. Three is last. Four ends it."}) + "\n")
     summaries = tmp_path / "sum.jsonl"
