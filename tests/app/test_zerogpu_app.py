@@ -19,12 +19,8 @@ TASK_LINE = re.compile(r"zerogpu task (\w+) in process \d+: (\w+)")
 
 @pytest.fixture(scope="module")
 def forced_app() -> Iterator[RunningApp]:
-    app = RunningApp(["--zero-gpu", "--profile", "offline"])
-    try:
-        app.wait_ready()
+    with RunningApp(["--zero-gpu", "--profile", "offline"]) as app:
         yield app
-    finally:
-        app.stop()
 
 
 # one GPU call; "stopped" when the app ended it early (the repetition guard or a stop string on a looping reply)

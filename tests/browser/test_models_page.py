@@ -18,12 +18,8 @@ QUESTION = "What is the capital of France?"
 @pytest.fixture(scope="module")
 def models_app() -> Iterator[RunningApp]:
     """Its own app: loading a model here must not change the shared app other browser tests use."""
-    app = RunningApp(["--rate-limit", "0", "--max-loaded-models", "2"])
-    try:
-        app.wait_ready()
+    with RunningApp(["--rate-limit", "0", "--max-loaded-models", "2"]) as app:
         yield app
-    finally:
-        app.stop()
 
 
 def _wait_text(locator, pattern: str, timeout: float = 180) -> str:
