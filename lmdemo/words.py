@@ -48,6 +48,17 @@ def segmented(text: str) -> str:
     return _HAN_RUN.sub(lambda m: " " + " ".join(_jieba().lcut_for_search(m.group(0))) + " ", text)
 
 
+def keyword_text(text: str) -> str:
+    """`segmented`, plus every pair of neighbouring Han characters, for BM25. A query typed as one
+    run ("北京天安门广场集会") is cut differently from the same words inside a sentence; the
+    pairs still match. zh-news doc recall@1 over whole paragraphs: 0.92 with jieba's search words,
+    0.96 with the pairs added (bench/retrieval.py measures the app's passages)."""
+    if not has_han(text):
+        return text
+    pairs = " ".join(run[i:i + 2] for run in _HAN_RUN.findall(text) for i in range(len(run) - 1))
+    return f"{segmented(text)} {pairs}"
+
+
 def words(text: str) -> Iterator[tuple[int, str]]:
     """(offset, word) for every word: Latin-script words as written, Chinese words from jieba."""
     for match in _WORD.finditer(text):

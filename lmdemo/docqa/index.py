@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from lmdemo.docqa.splitting import Passage
-from lmdemo.words import segmented
+from lmdemo.words import keyword_text
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
@@ -63,11 +63,12 @@ def _stemmer():
 
 
 def tokenize(texts: Sequence[str], stemmer) -> list[list[str]]:
-    """BM25 terms: English words without stopwords, stemmed; Chinese words cut by jieba (words of one
-    character, mostly particles, are left out as bm25s leaves out one-letter words)."""
+    """BM25 terms: English words without stopwords, stemmed; Chinese words cut by jieba and pairs of
+    characters (words of one character, mostly particles, are left out as bm25s leaves out one-letter
+    words)."""
     import bm25s
 
-    return bm25s.tokenize([segmented(t) for t in texts], stopwords="en", stemmer=stemmer, return_ids=False,
+    return bm25s.tokenize([keyword_text(t) for t in texts], stopwords="en", stemmer=stemmer, return_ids=False,
                           show_progress=False)
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from lmdemo.models.coverage import Coverage, coverage
 from lmdemo.errors import UserError
 from lmdemo.lab import introspect
 from lmdemo.models.runner import model_task
@@ -68,6 +69,14 @@ class LabService:
         return {
             "gpt": introspect.tokens(self._models.chat().tokenizer, text),
             "bert": introspect.tokens(self._models.encoder().tokenizer, text),
+        }
+
+    def coverage(self, text: str) -> dict[str, Coverage]:
+        """How many of the text's characters each tokenizer knows (WordPiece maps the others to [UNK])."""
+        text = _text(text)
+        return {
+            "gpt": coverage(self._models.chat().tokenizer, text),
+            "bert": coverage(self._models.encoder().tokenizer, text),
         }
 
     def next_token(self, prompt: str, top_k: int = 10, temperature: float = 1.0, top_p: float = 1.0,

@@ -53,6 +53,7 @@ class CatalogEntry:
     role: str  # chat | encoder | nli
     arch: Architecture
     note: str = ""
+    multilingual: bool = False
 
 
 SMOLLM_135M = Architecture(49152, 576, 30, 9, 3, 1536)
@@ -87,14 +88,20 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry("BAAI/bge-small-en-v1.5", "encoder", Architecture(30522, 384, 12, 12, 12, 1536, kind="bert")),
     CatalogEntry("BAAI/bge-base-en-v1.5", "encoder", Architecture(30522, 768, 12, 12, 12, 3072, kind="bert")),
     CatalogEntry("sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2", "encoder",
-                 Architecture(250002, 384, 12, 12, 12, 1536, kind="bert"), "50+ languages, Chinese included"),
+                 Architecture(250002, 384, 12, 12, 12, 1536, kind="bert"), "50+ languages, Chinese included", True),
     CatalogEntry("intfloat/multilingual-e5-small", "encoder", Architecture(250037, 384, 12, 12, 12, 1536, kind="bert"),
-                 "100 languages; prefix queries with 'query: '"),
+                 "100 languages; prefix queries with 'query: '", True),
     CatalogEntry("BAAI/bge-m3", "encoder", Architecture(250002, 1024, 24, 16, 16, 4096, kind="bert"),
-                 "100+ languages, long passages"),
+                 "100+ languages, long passages", True),
     CatalogEntry("MoritzLaurer/deberta-v3-base-zeroshot-v2.0", "nli",
                  Architecture(128100, 768, 12, 12, 12, 3072, kind="bert"), "zero-shot classification (NLI)"),
 )
+
+
+def multilingual_encoders() -> list[str]:
+    """The catalog's encoders that read Chinese and most other languages: what to suggest when
+    the loaded encoder cannot read a text."""
+    return [e.spec for e in CATALOG if e.role == "encoder" and e.multilingual]
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,9 @@ class NgramClassifier:
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str], holdout: float = 0.15,
               seed: int = 0) -> NgramClassifier:
-        """Score on a held-out split, then refit on every row (what is kept is the better model)."""
-        train_rows, held_rows = stratified_split(labels, holdout, seed)
+        """Score on a held-out split (none when `holdout` is 0), then refit on every row (what is kept
+        is the better model)."""
+        train_rows, held_rows = stratified_split(labels, holdout, seed) if holdout else ([], [])
         classes = sorted(set(labels))
         metrics: dict[str, Any] = {}
         if held_rows:

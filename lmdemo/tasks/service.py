@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from lmdemo.errors import UserError
+from lmdemo.models.coverage import Coverage, coverage, unreadable
 from lmdemo.models.loading import load_sequence_classifier, resolve_device
 from lmdemo.models.runner import model_task
 from lmdemo.models.types import SamplingParams
@@ -164,10 +165,24 @@ class ClassifyService:
             raise UserError("Type some text to classify.")
         return cleaned
 
+    def reads(self, texts: Sequence[str], tokenizer: Any = None) -> Coverage:
+        """How much of `texts` the encoder (or the model with `tokenizer`) can read."""
+        return coverage(tokenizer if tokenizer is not None else self._embedder.tokenizer(), texts)
+
+    def _refuse_unread(self, texts: Sequence[str], tokenizer: Any = None, model: str = "") -> None:
+        """A clear refusal instead of a confident answer from a model that cannot read the text."""
+        read = self.reads(texts, tokenizer)
+        if read.poor:
+            raise UserError(unreadable(model or f"The encoder {self._embedder.name()}", read))
+
     def zero_shot(self, texts: Sequence[str], labels: Sequence[Label]) -> list[Prediction]:
+        texts = self._texts(texts)
         if self._nli is not None:
-            return nli_zero_shot(self._nli(), self._texts(texts), labels)
-        return zero_shot(self._embedder.embed, self._texts(texts), labels)
+            nli = self._nli()
+            self._refuse_unread(texts, nli.tokenizer, "The zero-shot (NLI) model")
+            return nli_zero_shot(nli, texts, labels)
+        self._refuse_unread(texts)
+        return zero_shot(self._embedder.embed, texts, labels)
 
     def zero_shot_chat(self, texts: Sequence[str], labels: Sequence[Label]) -> list[Prediction]:
         params = SamplingParams(temperature=0.0, max_new_tokens=12, repetition_penalty=1.0)
@@ -179,8 +194,19 @@ class ClassifyService:
 
     def few_shot_stream(self, data: LabelledTexts) -> Iterator[TrainingUpdate]:
         """Train a few-shot classifier: SetFit when every label has enough examples (and a local,
-        unquantized encoder), else a head on frozen embeddings. Closing the stream cancels SetFit."""
+        unquantized encoder), else a head on frozen embeddings. Closing the stream cancels SetFit.
+
+        When the encoder cannot read the examples, an n-gram classifier is trained on them instead:
+        on zh-reviews at 16 per label it reaches 0.65 in a second, where SetFit on the English
+        MiniLM reached 0.62 in four minutes (bench/tasks.py)."""
         texts, labels = self._texts(data.texts), list(data.labels)
+        read = self.reads(texts)
+        if read.poor:
+            yield TrainingUpdate(1.0, f"n-gram classifier trained: the encoder {self._embedder.name()} does not "
+                                      f"know {read.share_unknown:.0%} of the examples' characters; a multilingual "
+                                      "encoder from the Models tab would let SetFit use them",
+                                 NgramClassifier.train(texts, labels, holdout=0.0))
+            return
         encoder = self._encoder_model() if self._encoder_model is not None and wants_setfit(labels) else None
         if encoder is None:
             yield TrainingUpdate(1.0, "head trained on frozen embeddings",
@@ -200,7 +226,16 @@ class ClassifyService:
         return update.model
 
     def few_shot(self, head: Any, texts: Sequence[str]) -> list[Prediction]:
-        return head.predict(self._embedder.embed, self._texts(texts))
+        texts = self._texts(texts)
+        if isinstance(head, NgramClassifier):
+            return head.predict(texts)
+        self._refuse_unread(texts)
+        return head.predict(self._embedder.embed, texts)
+
+    def fine_tuned(self, model: TrainedClassifier, texts: Sequence[str]) -> list[Prediction]:
+        texts = self._texts(texts)
+        self._refuse_unread(texts, model.tokenizer, f"The fine-tuned {model.base or 'model'}")
+        return model.predict(texts)
 
     def train_ngram(self, data: LabelledTexts) -> NgramClassifier:
         """The TF-IDF n-gram baseline on the same rows (seconds; any language), with held-out metrics."""
@@ -217,6 +252,9 @@ class ClassifyService:
         bytes and is loaded where the encoders run.
         """
         texts = self._texts(data.texts)
+        read = self.reads(texts)
+        if read.poor:
+            raise UserError(f"Not fine-tuned: {unreadable(f'the encoder {self._embedder.name()}', read)}")
         device = resolve_device(self._settings.encoder_placement)
         stream = self._runner.stream(fine_tune_task, texts, list(data.labels), asdict(config), quantization)
         try:

@@ -25,9 +25,10 @@ LAB_EVENT: dict[str, Any] = {**LAB_QUEUE, "api_visibility": "private"}
 PALETTE = ["#e0e7ff", "#fce7f3", "#dcfce7", "#fef9c3", "#e0f2fe", "#ffedd5"]
 
 
-def tokens_html(title: str, tokens: list[Any]) -> str:
+def tokens_html(title: str, tokens: list[Any], read: Any) -> str:
     """Token chips showing what each token says (spaces as ␣), its id, and in the tooltip how the
-    vocabulary spells it and any note (a piece of a character, an unknown character)."""
+    vocabulary spells it and any note (a piece of a character, an unknown character); then how many
+    of the text's characters the tokenizer knows."""
     chips = "".join(
         f'<span class="lm-token{" lm-special" if t.special else ""}{" lm-note" if t.note else ""}"'
         f' style="background:{PALETTE[i % len(PALETTE)]}"'
@@ -38,7 +39,8 @@ def tokens_html(title: str, tokens: list[Any]) -> str:
     unknown = sum(1 for t in tokens if t.note.startswith("not in the vocabulary"))
     warning = (f"<p class='lm-warning'>{unknown} token(s) unknown to this model: it cannot read those characters.</p>"
                if unknown else "")
-    return f"<h4>{html.escape(title)} · {len(tokens)} tokens</h4><div class='lm-tokens'>{chips}</div>{warning}"
+    return (f"<h4>{html.escape(title)} · {len(tokens)} tokens · {html.escape(read.summary())}</h4>"
+            f"<div class='lm-tokens'>{chips}</div>{warning}")
 
 
 def attention_view(names: list[str], matrix: Any, layer: int, head: int | None) -> str:
@@ -97,8 +99,9 @@ def build_lab_tab(services: "Services") -> None:
         scatter = gr.ScatterPlot(x="x", y="y", color="sentence", title="PCA projection", elem_id="lab-pca")
 
     def show_tokens(text: str) -> str:
-        views = lab.tokenize(text)
-        return tokens_html("GPT-style (BPE)", views["gpt"]) + tokens_html("BERT-style (WordPiece)", views["bert"])
+        views, read = lab.tokenize(text), lab.coverage(text)
+        return (tokens_html("GPT-style (BPE)", views["gpt"], read["gpt"])
+                + tokens_html("BERT-style (WordPiece)", views["bert"], read["bert"]))
 
     def distribution(text: str, t: float, k: float, p: float) -> pd.DataFrame:
         rows = lab.next_token(text, int(k), float(t), float(p), show=15)

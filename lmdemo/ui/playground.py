@@ -13,6 +13,7 @@ import gradio as gr
 
 from lmdemo.docqa.loaders import load_document
 from lmdemo.errors import UserError
+from lmdemo.models.coverage import unreadable
 from lmdemo.tasks.classify import TrainConfig, parse_labels
 from lmdemo.tasks.dataset import LabelledTexts, read_csv
 from lmdemo.ui.guard import guard
@@ -134,7 +135,7 @@ def build_playground_tab(services: "Services") -> None:
             elif which == "fine-tuned":
                 if tuned is None:
                     raise UserError("Fine-tune a model on your CSV first.")
-                prediction = tuned.predict([value])[0]
+                prediction = classify.fine_tuned(tuned, [value])[0]
             elif which == "ngram":
                 if ngram is None:
                     raise UserError("Fine-tune on your CSV first: the n-gram baseline is trained on it too.")
@@ -170,6 +171,12 @@ def build_playground_tab(services: "Services") -> None:
             baseline = classify.train_ngram(data)
             against = (f"n-gram baseline (TF-IDF + logistic regression, seconds to train): "
                        f"{baseline.metrics['accuracy']:.3f}" if baseline.metrics else "n-gram baseline trained")
+            read = classify.reads(data.texts)
+            if read.poor:
+                yield (f"{against}. Choose the **n-gram baseline** and classify. Not fine-tuned: "
+                       f"{unreadable(f'the encoder {services.embedder.name()}', read)}", "", None,
+                       gr.DownloadButton(visible=False), baseline)
+                return
             yield (f"Training on {len(data.texts)} rows ({counts})… {against}.", "", gr.skip(),
                    gr.DownloadButton(visible=False), baseline)
             quantization = "8bit" if quantized else "none"

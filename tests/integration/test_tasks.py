@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from lmdemo.errors import UserError
 from lmdemo.services import build_services
 from lmdemo.settings import Settings
 from lmdemo.tasks.classify import parse_labels
 from lmdemo.tasks.dataset import LabelledTexts
+from lmdemo.tasks.ngram import NgramClassifier
 from lmdemo.tasks.summarize import abstractive
 from tests.conftest import ROOT
 
@@ -94,3 +96,30 @@ def test_zero_shot_by_asking_the_chat_model(services) -> None:
     labels = parse_labels("sport, business")
     prediction = services.classify.zero_shot_chat(["The striker scored a goal and the team won the match."], labels)[0]
     assert prediction.label == "sport" and prediction.scores["sport"] == 1.0
+
+
+ZH_TRAIN = LabelledTexts(
+    ["这本书写得很好，我很喜欢。", "质量很好，物流也快，值得购买。", "非常满意，下次还会再来买。", "内容精彩，推荐大家看看。",
+     "太差了，用了两天就坏了。", "客服态度恶劣，再也不买了。", "包装破损，质量也不好。", "写得很无聊，浪费时间。"],
+    ["好评"] * 4 + ["差评"] * 4,
+)
+
+
+def test_the_english_encoder_refuses_chinese_instead_of_guessing(services) -> None:
+    with pytest.raises(UserError) as refused:
+        services.classify.zero_shot(["这款手机的电池非常耐用。"], parse_labels("科技, 体育"))
+    message = str(refused.value)
+    assert "does not know" in message and "paraphrase-multilingual-MiniLM-L12-v2" in message and "n-gram" in message
+    english_head = services.classify.train_few_shot(TRAIN)
+    with pytest.raises(UserError, match="does not know"):
+        services.classify.few_shot(english_head, ["这本书写得很好。"])
+    with pytest.raises(UserError, match="^Not fine-tuned: the encoder .* does not know"):
+        services.classify.fine_tune(ZH_TRAIN)
+
+
+def test_few_shot_on_examples_the_encoder_cannot_read_trains_an_ngram_classifier(services) -> None:
+    updates = list(services.classify.few_shot_stream(ZH_TRAIN))
+    assert len(updates) == 1 and updates[0].message.startswith("n-gram classifier trained")
+    assert isinstance(updates[0].model, NgramClassifier)
+    predictions = services.classify.few_shot(updates[0].model, ["质量很好，非常满意。", "太差了，坏了。"])
+    assert [p.label for p in predictions] == ["好评", "差评"]

@@ -96,3 +96,17 @@ def test_each_marker_in_the_answer_is_the_number_of_the_source_shown_for_it() ->
         shown = re.search(rf"\[{source.number}\] \([^)]*\)\n(.*?)(?=\n\n\[\d+\] \(|\Z)", system, re.S).group(1)
         assert shown.strip() == source.text.strip(), f"[{source.number}] is the passage the model saw as [{source.number}]"
         assert DOC[source.start:source.start + len(source.text)] == source.text, "and its offset is exact"
+
+
+def test_hybrid_search_leaves_out_an_encoder_that_cannot_read_the_question() -> None:
+    pool = ModelPool(Settings(device="cpu"), lambda manager: Scripted("unused"))
+    service = DocQAService(BagOfWords(), pool, DocQAConfig(chunk_tokens=40, overlap_tokens=0, top_k=3))
+    index = service.new_index()
+    service.ingest_documents(index, [document_from_text("zorblat.md", DOC),
+                                     document_from_text("注意力.md", "自注意力机制让每个词都能看到句子中的其他词。")])
+    final = _answer(service, index, "什么是自注意力机制？", "quote")
+    assert "does not know 80% of the question's characters, so keyword search answered" in final.how
+    assert final.sources and final.sources[0].source == "注意力.md" and "自注意力机制" in final.text
+    english = _answer(service, index, QUESTION, "quote")
+    assert english.how == "quoted from the passages" and "Maria Quell" in english.text
+    assert service._query_mode(index, "什么是自注意力机制？", "dense")[0] == "dense"  # asked for by name: kept

@@ -40,9 +40,15 @@ def test_byte_pieces_are_shown_as_text_or_bytes_and_unknown_characters_are_expla
     bpe = tokens(AutoTokenizer.from_pretrained(tiny_llama_dir), "大 hi")
     assert [(t.text, t.shown) for t in bpe] == [("å", "e5"), ("¤", "a4"), ("§", "a7"), ("Ġ", " "), ("h", "h"), ("i", "i")]
     assert bpe[0].note == "bytes of a character split over tokens" and not bpe[4].note
-    page = tokens_html("GPT-style (BPE)", bpe)
+    from lmdemo.models.coverage import coverage
+
+    page = tokens_html("GPT-style (BPE)", bpe, coverage(AutoTokenizer.from_pretrained(tiny_llama_dir), "大 hi"))
+    assert "all 3 characters known" in page
     assert ">e5<sub>" in page and ">␣<sub>" in page and ">å<sub>" not in page
     from lmdemo.lab.introspect import Token
 
     unknown = [Token("[UNK]", 100, True, "[UNK]", "not in the vocabulary: the model sees only 'unknown' here")]
-    assert "1 token(s) unknown to this model" in tokens_html("BERT-style (WordPiece)", unknown)
+    from lmdemo.models.coverage import Coverage
+
+    page = tokens_html("BERT-style (WordPiece)", unknown, Coverage(1, 1, "大"))
+    assert "1 token(s) unknown to this model" in page and "0 of 1 characters known (100% unknown: 大)" in page
