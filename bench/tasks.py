@@ -37,32 +37,35 @@ def classification_rows(services, dataset: str, finetune: bool) -> list[dict]:
             "train_s": round(train_s, 1), "predict_s": round(predict_s, 1), "test_rows": len(test.texts),
         }
 
-    started = time.perf_counter()
-    predictions = services.classify.zero_shot(test.texts, parse_labels(classes))
-    rows.append(row("zero-shot", predictions, 0.0, time.perf_counter() - started))
+    def measure(mode: str, train, predict) -> None:
+        """A row for `mode`; a refusal (the encoder cannot read the text) is a row too, saying why."""
+        from lmdemo.errors import UserError
+
+        started = time.perf_counter()
+        try:
+            model = train()
+            trained = time.perf_counter()
+            predictions = predict(model)
+        except UserError as refused:
+            rows.append({"dataset": dataset, "mode": mode, "accuracy": None, "macro_f1": None,
+                         "train_s": None, "predict_s": None, "test_rows": len(test.texts),
+                         "note": f"refused: {str(refused)[:90]}…"})
+            return
+        rows.append(row(mode if "{}" not in mode else mode.format(type(model).__name__), predictions,
+                        trained - started, time.perf_counter() - trained))
 
     from lmdemo.tasks.classify import FewShotClassifier
 
+    classify = services.classify
     shots = sample_shots(train, 16)
-    started = time.perf_counter()
-    head = FewShotClassifier.train(services.embedder.embed, shots.texts, shots.labels)
-    trained = time.perf_counter()
-    predictions = services.classify.few_shot(head, test.texts)
-    rows.append(row("few-shot head (16/label)", predictions, trained - started, time.perf_counter() - trained))
-
-    started = time.perf_counter()
-    setfit = services.classify.train_few_shot(shots)  # SetFit: every label has 16 examples
-    trained = time.perf_counter()
-    predictions = services.classify.few_shot(setfit, test.texts)
-    rows.append(row(f"few-shot {type(setfit).__name__} (16/label)", predictions, trained - started,
-                    time.perf_counter() - trained))
-
+    measure("zero-shot", lambda: None, lambda _: classify.zero_shot(test.texts, parse_labels(classes)))
+    measure("few-shot head (16/label)", lambda: FewShotClassifier.train(services.embedder.embed, shots.texts,
+                                                                        shots.labels),
+            lambda head: classify.few_shot(head, test.texts))
+    # SetFit when every label has 16 examples; n-grams when the encoder cannot read them
+    measure("few-shot {} (16/label)", lambda: classify.train_few_shot(shots), lambda m: classify.few_shot(m, test.texts))
     for name, data in (("n-gram TF-IDF (16/label)", shots), ("n-gram TF-IDF (all train rows)", train)):
-        started = time.perf_counter()
-        ngram = services.classify.train_ngram(data)
-        trained = time.perf_counter()
-        predictions = ngram.predict(test.texts)
-        rows.append(row(name, predictions, trained - started, time.perf_counter() - trained))
+        measure(name, lambda data=data: classify.train_ngram(data), lambda m: m.predict(test.texts))
     if finetune:
         from lmdemo.tasks.classify import TrainConfig
 
@@ -70,11 +73,8 @@ def classification_rows(services, dataset: str, finetune: bool) -> list[dict]:
                     TrainConfig(epochs=2, max_length=128, patience=0)),
                    ("fine-tuned (length from the data, best of up to 4 epochs, early stopping)", TrainConfig())]
         for name, config in recipes:
-            started = time.perf_counter()
-            model = services.classify.fine_tune(train, config)
-            trained = time.perf_counter()
-            predictions = model.predict(test.texts)
-            rows.append(row(name, predictions, trained - started, time.perf_counter() - trained))
+            measure(name, lambda config=config: classify.fine_tune(train, config),
+                    lambda m: classify.fine_tuned(m, test.texts))
     for r in rows:
         print(json.dumps(r), flush=True)
     return rows

@@ -71,6 +71,11 @@ PROFILES: dict[str, dict[str, Any]] = {
 ENV_PREFIX = "LMDEMO_"
 
 
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+# The default, for a question in Chinese: a small model answers a Chinese question in English otherwise.
+DEFAULT_SYSTEM_PROMPT_ZH = "你是一个乐于助人的助手。请用中文回答。"
+
+
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Settings:
     """Everything configurable; build it with `load_settings`, never mutate it.
@@ -98,7 +103,7 @@ class Settings:
     admins: str = ""
     max_loaded_models: Count = 2
     preload: bool = True
-    system_prompt: str = "You are a helpful assistant."
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.7
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 0.9
     top_k: NonNegative = 50

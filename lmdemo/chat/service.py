@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from lmdemo.errors import UserError
 from lmdemo.models.types import FinishReason, Message, SamplingParams
+from lmdemo.settings import DEFAULT_SYSTEM_PROMPT, DEFAULT_SYSTEM_PROMPT_ZH
 from lmdemo.text import clean_user_text
+from lmdemo.words import has_han
 
 if TYPE_CHECKING:
     from lmdemo.models.backend import ChatBackend
@@ -66,9 +68,17 @@ class ReplyUpdate:
     stats: ReplyStats | None = None
 
 
+def system_for(system_prompt: str, message: str) -> str:
+    """The system prompt, the app's default one in the question's language (one the user wrote is kept)."""
+    if system_prompt.strip() == DEFAULT_SYSTEM_PROMPT and has_han(message):
+        return DEFAULT_SYSTEM_PROMPT_ZH
+    return system_prompt
+
+
 def build_messages(system_prompt: str, history: Sequence[Message], message: str) -> list[Message]:
     """System prompt (if any), the earlier turns, then the new user message."""
     messages: list[Message] = []
+    system_prompt = system_for(system_prompt, message)
     if system_prompt.strip():
         messages.append({"role": "system", "content": clean_user_text(system_prompt).strip()})
     for turn in history:

@@ -34,6 +34,14 @@ def test_build_messages_orders_system_history_and_message() -> None:
     assert build_messages("  ", [], "x") == [{"role": "user", "content": "x"}]
 
 
+def test_the_default_system_prompt_follows_the_language_of_the_question() -> None:
+    from lmdemo.settings import DEFAULT_SYSTEM_PROMPT, DEFAULT_SYSTEM_PROMPT_ZH
+
+    assert build_messages(DEFAULT_SYSTEM_PROMPT, [], "什么是注意力？")[0]["content"] == DEFAULT_SYSTEM_PROMPT_ZH
+    assert build_messages(DEFAULT_SYSTEM_PROMPT, [], "What is attention?")[0]["content"] == DEFAULT_SYSTEM_PROMPT
+    assert build_messages("Answer like a pirate.", [], "什么是注意力？")[0]["content"] == "Answer like a pirate."
+
+
 def test_reply_streams_a_growing_text_and_ends_with_stats(service: ChatService) -> None:
     updates = list(service.reply("hello", [], "Be brief.", SamplingParams(temperature=0, max_new_tokens=10)))
     texts = [u.text for u in updates]
