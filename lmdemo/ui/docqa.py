@@ -18,11 +18,19 @@ from lmdemo.errors import UserError
 from lmdemo.ui.chat import sampling
 from lmdemo.ui.guard import guard
 from lmdemo.ui.throttle import throttled
+from lmdemo.words import has_han
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
 
 FILE_TYPES = [".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt"]
+
+
+def _highlight(words: list[str]) -> re.Pattern:
+    """The matched words as whole words; a Chinese word inside a run of characters (which has no
+    word boundaries) too."""
+    alternatives = [re.escape(html.escape(w)) if has_han(w) else rf"\b{re.escape(html.escape(w))}\b" for w in words]
+    return re.compile("(" + "|".join(alternatives) + ")")
 
 
 def sources_html(sources: list[dict[str, Any]]) -> str:
@@ -34,8 +42,7 @@ def sources_html(sources: list[dict[str, Any]]) -> str:
         text = html.escape(s["text"])
         words = sorted(s.get("matched", []), key=len, reverse=True)
         if words:
-            pattern = re.compile(r"\b(" + "|".join(re.escape(html.escape(w)) for w in words) + r")\b")
-            text = pattern.sub(r"<mark>\1</mark>", text)
+            text = _highlight(words).sub(r"<mark>\1</mark>", text)
         where = f" · page {s['page']}" if s.get("page") else ""
         heading = f" · {html.escape(s['heading'])}" if s.get("heading") else ""
         cards.append(
