@@ -11,6 +11,7 @@ import gradio as gr
 from lmdemo.limits import MAX_CHARS_PER_TOKEN
 from lmdemo.models.types import SamplingParams
 from lmdemo.ui.guard import guard
+from lmdemo.ui.i18n import t
 from lmdemo.ui.throttle import throttled
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ EXAMPLES = [
     ["Explain self-attention to a ten-year-old in three sentences."],
     ["Write a haiku about a small language model."],
     ["Give me three tips for writing clear emails."],
+    ["用三句话解释什么是自注意力机制。"],
 ]
 
 
@@ -69,19 +71,19 @@ def build_chat_tab(services: "Services", tab: gr.Tab) -> gr.Dropdown:
     Returns the picker, for the page to refresh when it loads.
     """
     s = services.settings
-    model = gr.Dropdown(label="Model", choices=services.models.chat_models(), value=services.models.default_chat,
-                        visible=False, elem_id="chat-model", info="the loaded chat models; another can be "
-                        "loaded in the Models tab")
+    model = gr.Dropdown(label=t("chat.model"), choices=services.models.chat_models(),
+                        value=services.models.default_chat, visible=False, elem_id="chat-model",
+                        info=t("chat.model_info"))
 
-    system_prompt = gr.Textbox(value=s.system_prompt, label="System prompt", lines=2, render=False)
-    temperature = gr.Slider(0.0, 2.0, value=s.temperature, step=0.05, label="Temperature (0 = greedy)", render=False)
-    top_p = gr.Slider(0.05, 1.0, value=s.top_p, step=0.05, label="Top-p", render=False)
-    top_k = gr.Slider(0, 200, value=s.top_k, step=1, label="Top-k (0 = off)", render=False)
+    system_prompt = gr.Textbox(value=s.system_prompt, label=t("chat.system_prompt"), lines=2, render=False)
+    temperature = gr.Slider(0.0, 2.0, value=s.temperature, step=0.05, label=t("chat.temperature"), render=False)
+    top_p = gr.Slider(0.05, 1.0, value=s.top_p, step=0.05, label=t("chat.top_p"), render=False)
+    top_k = gr.Slider(0, 200, value=s.top_k, step=1, label=t("chat.top_k"), render=False)
     max_new_tokens = gr.Slider(
-        16, s.max_new_tokens_limit, value=s.max_new_tokens, step=16, label="Max new tokens", render=False
+        16, s.max_new_tokens_limit, value=s.max_new_tokens, step=16, label=t("chat.max_new_tokens"), render=False
     )
     repetition_penalty = gr.Slider(
-        1.0, 2.0, value=s.repetition_penalty, step=0.05, label="Repetition penalty", render=False
+        1.0, 2.0, value=s.repetition_penalty, step=0.05, label=t("chat.repetition_penalty"), render=False
     )
 
     def respond(
@@ -116,19 +118,19 @@ def build_chat_tab(services: "Services", tab: gr.Tab) -> gr.Dropdown:
     gr.ChatInterface(
         respond,
         chatbot=gr.Chatbot(
-            label="Chat",
+            label=t("chat.chatbot"),
             scale=1,
-            placeholder="Ask anything. The model runs on this server; nothing leaves it.",
+            placeholder=t("chat.placeholder"),
             buttons=["copy"],
             feedback_options=None,
             elem_id="chatbot",
         ),
         textbox=gr.Textbox(
-            placeholder="Type a message and press Enter", submit_btn=True, stop_btn=True,
+            placeholder=t("chat.input"), submit_btn=True, stop_btn=True,
             max_length=s.max_prompt_tokens * MAX_CHARS_PER_TOKEN,  # a pasted megabyte stops in the browser
         ),
         additional_inputs=[model, system_prompt, temperature, top_p, top_k, max_new_tokens, repetition_penalty],
-        additional_inputs_accordion=gr.Accordion("System prompt and sampling", open=False, render=False),
+        additional_inputs_accordion=gr.Accordion(t("chat.settings"), open=False, render=False),
         examples=EXAMPLES,
         editable=True,
         save_history=True,  # kept in the browser (localStorage), never on the server; the sidebar deletes it

@@ -19,17 +19,19 @@ import gradio as gr
 from lmdemo.chat.compare import Side, compare
 from lmdemo.ui.chat import sampling
 from lmdemo.ui.guard import guard
+from lmdemo.ui.i18n import say, t
 from lmdemo.ui.throttle import throttled
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
 
-VOTES = {"left": "👈 Left is better", "right": "👉 Right is better", "tie": "🤝 Tie", "both-bad": "👎 Both are bad"}
+VOTES = ("left", "right", "tie", "both-bad")
 
 
-def tally_markdown(votes: list[dict[str, Any]]) -> str:
+def tally_markdown(votes: list[dict[str, Any]], request: gr.Request | None = None) -> str:
+    """How many votes of each kind, and each model's wins."""
     if not votes:
-        return "No votes yet."
+        return say(request, "compare.no_votes")
     counts = Counter(v["vote"] for v in votes)
     wins: Counter = Counter()
     for v in votes:
@@ -37,7 +39,7 @@ def tally_markdown(votes: list[dict[str, Any]]) -> str:
             wins[v["model_a"]] += 1
         elif v["vote"] == "right":
             wins[v["model_b"]] += 1
-    lines = [f"**{len(votes)} votes**: " + ", ".join(f"{VOTES[k]} {counts[k]}" for k in VOTES if counts[k])]
+    lines = [f"**{len(votes)} votes**: " + ", ".join(f"{say(request, f'compare.vote.{k}')} {counts[k]}" for k in VOTES if counts[k])]
     lines += [f"- {model}: {n} win{'s' if n != 1 else ''}" for model, n in wins.most_common()]
     return "\n".join(lines)
 
@@ -47,18 +49,17 @@ def build_compare_tab(services: Services, tab: gr.Tab) -> None:
     s = services.settings
     votes = gr.State([])
     last = gr.State(None)
-    prompt = gr.Textbox(label="Prompt", lines=2, placeholder="One prompt, two models: which answers better?")
+    prompt = gr.Textbox(label=t("compare.prompt"), lines=2, placeholder=t("compare.placeholder"))
     with gr.Row():
-        model_a = gr.Dropdown(label="Left model", elem_id="compare-model-a")
-        model_b = gr.Dropdown(label="Right model", elem_id="compare-model-b")
-    with gr.Accordion("System prompt and sampling", open=False):
-        system = gr.Textbox(value=s.system_prompt, label="System prompt")
+        model_a = gr.Dropdown(label=t("compare.left"), elem_id="compare-model-a")
+        model_b = gr.Dropdown(label=t("compare.right"), elem_id="compare-model-b")
+    with gr.Accordion(t("chat.settings"), open=False):
+        system = gr.Textbox(value=s.system_prompt, label=t("chat.system_prompt"))
         with gr.Row():
-            temperature = gr.Slider(0.0, 2.0, value=s.temperature, step=0.05, label="Temperature (0 = greedy)")
-            max_new = gr.Slider(16, s.max_new_tokens_limit, value=256, step=16, label="Max new tokens")
-    go = gr.Button("Compare", variant="primary")
-    gr.Markdown("Load a second model (or the same one at another quantization or on another engine) in the "
-                "Models tab to compare.")
+            temperature = gr.Slider(0.0, 2.0, value=s.temperature, step=0.05, label=t("chat.temperature"))
+            max_new = gr.Slider(16, s.max_new_tokens_limit, value=256, step=16, label=t("chat.max_new_tokens"))
+    go = gr.Button(t("compare.go"), variant="primary")
+    gr.Markdown(t("compare.help"))
     with gr.Row(equal_height=False):
         with gr.Column():
             left = gr.Markdown(elem_id="compare-left")
@@ -67,9 +68,9 @@ def build_compare_tab(services: Services, tab: gr.Tab) -> None:
             right = gr.Markdown(elem_id="compare-right")
             right_stats = gr.Markdown(elem_id="compare-right-stats")
     with gr.Row():
-        buttons = {key: gr.Button(label, interactive=False) for key, label in VOTES.items()}
-    tally = gr.Markdown("No votes yet.", elem_id="compare-tally")
-    download = gr.DownloadButton("Download votes (JSONL)", visible=False)
+        buttons = {key: gr.Button(t(f"compare.vote.{key}"), interactive=False) for key in VOTES}
+    tally = gr.Markdown(t("compare.no_votes"), elem_id="compare-tally")
+    download = gr.DownloadButton(t("compare.download"), visible=False)
 
     def choices() -> tuple[dict, dict]:
         names = services.models.chat_models()
@@ -95,13 +96,13 @@ def build_compare_tab(services: Services, tab: gr.Tab) -> None:
                *[gr.Button(interactive=True)] * len(VOTES))
 
     def vote(choice: str):
-        def record(current: dict | None, tallied: list[dict]) -> tuple:
+        def record(current: dict | None, tallied: list[dict], request: gr.Request) -> tuple:
             if current is None:
-                return tallied, tally_markdown(tallied), gr.skip(), None, *[gr.skip()] * len(VOTES)
+                return tallied, tally_markdown(tallied, request), gr.skip(), None, *[gr.skip()] * len(VOTES)
             tallied = [*tallied, {**current, "vote": choice, "time": round(time.time(), 3)}]
             path = Path(tempfile.mkdtemp(prefix="lmdemo-votes-")) / "votes.jsonl"
             path.write_text("".join(json.dumps(v, ensure_ascii=False) + "\n" for v in tallied), encoding="utf-8")
-            return (tallied, tally_markdown(tallied), gr.DownloadButton(value=str(path), visible=True), None,
+            return (tallied, tally_markdown(tallied, request), gr.DownloadButton(value=str(path), visible=True), None,
                     *[gr.Button(interactive=False)] * len(VOTES))
         return record
 

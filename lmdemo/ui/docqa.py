@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from lmdemo.docqa.index import MODES
 from lmdemo.docqa.service import ANSWER_MODES
 from lmdemo.errors import UserError
 from lmdemo.ui.chat import sampling
 from lmdemo.ui.guard import guard
+from lmdemo.ui.i18n import say, t
 from lmdemo.ui.throttle import throttled
 from lmdemo.words import has_han
 
@@ -33,7 +35,7 @@ def _highlight(words: list[str]) -> re.Pattern:
     return re.compile("(" + "|".join(alternatives) + ")")
 
 
-def sources_html(sources: list[dict[str, Any]]) -> str:
+def sources_html(sources: list[dict[str, Any]], request: gr.Request = None) -> str:
     """Cards for the cited passages with the matched words marked."""
     if not sources:
         return ""
@@ -43,11 +45,11 @@ def sources_html(sources: list[dict[str, Any]]) -> str:
         words = sorted(s.get("matched", []), key=len, reverse=True)
         if words:
             text = _highlight(words).sub(r"<mark>\1</mark>", text)
-        where = f" · page {s['page']}" if s.get("page") else ""
+        where = f" · {say(request, 'docqa.page', page=s['page'])}" if s.get("page") else ""
         heading = f" · {html.escape(s['heading'])}" if s.get("heading") else ""
         cards.append(
             f'<div class="lm-source"><div class="lm-source-head"><b>[{s["number"]}]</b> '
-            f"{html.escape(s['source'])}{where}{heading} · score {s['score']:.3f}</div>"
+            f"{html.escape(s['source'])}{where}{heading} · {say(request, 'docqa.score')} {s['score']:.3f}</div>"
             f'<div class="lm-source-text">{text}</div></div>'
         )
     return "".join(cards)
@@ -55,7 +57,7 @@ def sources_html(sources: list[dict[str, Any]]) -> str:
 
 def _documents_markdown(index: Any) -> str:
     if index is None or not len(index):
-        return "No documents yet."
+        return t("docqa.none")
     counts: dict[str, int] = {}
     for passage in index.passages:
         counts[passage.source] = counts.get(passage.source, 0) + 1
@@ -72,7 +74,7 @@ def _documents_and_timer(index: Any) -> tuple[str, gr.Timer]:
 def _remove_all(index: Any) -> tuple:
     if index is not None:
         index.cancel()
-    return None, "No documents yet.", "", None
+    return None, t("docqa.none"), "", None
 
 
 def build_docqa_tab(services: "Services") -> None:
@@ -83,23 +85,23 @@ def build_docqa_tab(services: "Services") -> None:
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
-            files = gr.File(label="Documents", file_count="multiple", file_types=FILE_TYPES, type="filepath")
+            files = gr.File(label=t("docqa.documents"), file_count="multiple", file_types=FILE_TYPES, type="filepath")
             with gr.Row():
-                ingest_btn = gr.Button("Index documents", variant="primary")
-                clear_btn = gr.Button("Remove all")
-            ingest_status = gr.Textbox(label="Indexing", lines=3, interactive=False)
-            documents = gr.Markdown("No documents yet.", elem_id="docqa-documents")
+                ingest_btn = gr.Button(t("docqa.index"), variant="primary")
+                clear_btn = gr.Button(t("docqa.remove"))
+            ingest_status = gr.Textbox(label=t("docqa.indexing"), lines=3, interactive=False)
+            documents = gr.Markdown(t("docqa.none"), elem_id="docqa-documents")
             embedding_timer = gr.Timer(1.0, active=False)
-            with gr.Accordion("Retrieval settings", open=False):
-                mode = gr.Radio(["hybrid", "dense", "bm25"], value=docqa.config.mode, label="Retrieval")
-                top_k = gr.Slider(1, 10, value=docqa.config.top_k, step=1, label="Passages given to the model")
+            with gr.Accordion(t("docqa.settings"), open=False):
+                mode = gr.Radio([(t(f"docqa.mode.{m}"), m) for m in MODES], value=docqa.config.mode,
+                                label=t("docqa.retrieval"))
+                top_k = gr.Slider(1, 10, value=docqa.config.top_k, step=1, label=t("docqa.top_k"))
         with gr.Column(scale=2):
-            question = gr.Textbox(label="Question", placeholder="Ask about your documents and press Enter")
-            answer_mode = gr.Radio(list(ANSWER_MODES), value=docqa.config.answer_mode, label="Answer",
-                                   info="generate: the chat model writes it; quote: the passages' sentences closest "
-                                   "to the question, no generation; auto: generate, quote if it cites nothing")
-            ask_btn = gr.Button("Ask", variant="primary")
-            answer = gr.Markdown(elem_id="docqa-answer", label="Answer")
+            question = gr.Textbox(label=t("docqa.question"), placeholder=t("docqa.question_placeholder"))
+            answer_mode = gr.Radio([(t(f"docqa.answer.{m}"), m) for m in ANSWER_MODES],
+                                   value=docqa.config.answer_mode, label=t("docqa.answer"), info=t("docqa.answer_info"))
+            ask_btn = gr.Button(t("docqa.ask"), variant="primary")
+            answer = gr.Markdown(elem_id="docqa-answer")
             sources = gr.JSON(visible=False)
             sources_view = gr.HTML(elem_id="docqa-sources")
 
@@ -110,7 +112,7 @@ def build_docqa_tab(services: "Services") -> None:
         with guard(services, "/ingest", request) as record:
             present = [Path(p) for p in paths or [] if Path(p).is_file()]
             if not present:
-                raise UserError("Choose one or more files first (files already indexed are not kept).")
+                raise UserError(say(request, "docqa.choose_files"))
             index = index if index is not None else docqa.new_index()
             try:
                 report = docqa.ingest(
@@ -128,7 +130,7 @@ def build_docqa_tab(services: "Services") -> None:
         request: gr.Request = None,
     ) -> Iterator[tuple[str, list[dict]]]:
         params = sampling(services, 0.0, s.top_p, s.top_k, 200, 1.0)
-        yield "*Searching your documents…*", []
+        yield say(request, "docqa.searching"), []
         with guard(services, "/ask", request, query):
             updates = docqa.ask(index if index is not None else docqa.new_index(), query, params, int(k), retrieval,
                                 mode)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 Endpoints (plain functions, no session state): `/tokenize`, `/next_token`, `/attention`.
 """
 
+import functools
 import html
 import random
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ import pandas as pd
 from lmdemo.errors import UserError
 from lmdemo.ui.guard import guard
 from lmdemo.ui.heatmap import heatmap_html
+from lmdemo.ui.i18n import say, t
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
@@ -59,6 +61,7 @@ def build_lab_tab(services: "Services") -> None:
     lab = services.lab
 
     def guarded(fn):
+        @functools.wraps(fn)  # Gradio reads the signature: a `request: gr.Request` parameter gets the request
         def wrapper(*args):
             try:
                 return fn(*args)
@@ -66,42 +69,41 @@ def build_lab_tab(services: "Services") -> None:
                 raise gr.Error(str(error)) from error
         return wrapper
 
-    with gr.Tab("Tokens"):
-        token_text = gr.Textbox(label="Text", value="Tokenization splits unbelievably long words!", lines=2)
-        token_btn = gr.Button("Tokenize", variant="primary")
+    with gr.Tab(t("lab.tokens")):
+        token_text = gr.Textbox(label=t("lab.text"), value="Tokenization splits unbelievably long words!", lines=2)
+        token_btn = gr.Button(t("lab.tokenize"), variant="primary")
         token_view = gr.HTML(elem_id="lab-tokens")
-    with gr.Tab("Next token"):
-        prompt = gr.Textbox(label="Prompt", value="The capital of France is")
+    with gr.Tab(t("lab.next_token")):
+        prompt = gr.Textbox(label=t("lab.prompt"), value="The capital of France is")
         with gr.Row():
-            temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Temperature")
-            top_k = gr.Slider(0, 100, value=0, step=1, label="Top-k (0 = off)")
-            top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p")
+            temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label=t("lab.temperature"))
+            top_k = gr.Slider(0, 100, value=0, step=1, label=t("chat.top_k"))
+            top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label=t("chat.top_p"))
         with gr.Row():
-            show_btn = gr.Button("Show distribution", variant="primary")
-            step_btn = gr.Button("Step: sample and append")
-        bars = gr.BarPlot(x="token", y="probability", title="P(next token)", sort="-y", elem_id="lab-next")
-    with gr.Tab("Attention") as attention_tab:
-        attn_text = gr.Textbox(label="Text", value="The animal did not cross the street because it was tired.")
+            show_btn = gr.Button(t("lab.show"), variant="primary")
+            step_btn = gr.Button(t("lab.step"))
+        bars = gr.BarPlot(x="token", y="probability", title=t("lab.p_next"), sort="-y", elem_id="lab-next")
+    with gr.Tab(t("lab.attention")) as attention_tab:
+        attn_text = gr.Textbox(label=t("lab.text"), value="The animal did not cross the street because it was tired.")
         with gr.Row():
-            which = gr.Radio([("GPT-style (causal)", "gpt"), ("BERT-style (bidirectional)", "bert")], value="gpt",
-                             label="Model")
-            layer = gr.Slider(0, 29, value=0, step=1, label="Layer")
-            head = gr.Slider(-1, 15, value=-1, step=1, label="Head (-1 = average of heads)")
-        attn_btn = gr.Button("Show attention", variant="primary")
+            which = gr.Radio([(t("lab.gpt"), "gpt"), (t("lab.bert"), "bert")], value="gpt", label=t("lab.model"))
+            layer = gr.Slider(0, 29, value=0, step=1, label=t("lab.layer"))
+            head = gr.Slider(-1, 15, value=-1, step=1, label=t("lab.head"))
+        attn_btn = gr.Button(t("lab.show_attention"), variant="primary")
         attn_view = gr.HTML(elem_id="lab-attention")
-    with gr.Tab("Embeddings"):
+    with gr.Tab(t("lab.embeddings")):
         sentences = gr.Textbox(
-            label="Sentences (one per line)", lines=6,
+            label=t("lab.sentences"), lines=6,
             value="A cat sits on the mat.\nA kitten rests on a rug.\nStocks fell sharply today.\nMarkets dropped on Monday.",
         )
-        embed_btn = gr.Button("Compare", variant="primary")
+        embed_btn = gr.Button(t("lab.compare"), variant="primary")
         sim_view = gr.HTML(elem_id="lab-similarity")
-        scatter = gr.ScatterPlot(x="x", y="y", color="sentence", title="PCA projection", elem_id="lab-pca")
+        scatter = gr.ScatterPlot(x="x", y="y", color="sentence", title=t("lab.pca"), elem_id="lab-pca")
 
-    def show_tokens(text: str) -> str:
+    def show_tokens(text: str, request: gr.Request) -> str:
         views, read = lab.tokenize(text), lab.coverage(text)
-        return (tokens_html("GPT-style (BPE)", views["gpt"], read["gpt"])
-                + tokens_html("BERT-style (WordPiece)", views["bert"], read["bert"]))
+        return (tokens_html(say(request, "lab.bpe"), views["gpt"], read["gpt"])
+                + tokens_html(say(request, "lab.wordpiece"), views["bert"], read["bert"]))
 
     def distribution(text: str, t: float, k: float, p: float) -> pd.DataFrame:
         rows = lab.next_token(text, int(k), float(t), float(p), show=15)
@@ -117,12 +119,12 @@ def build_lab_tab(services: "Services") -> None:
         names, matrix = lab.attention(text, model, int(lay), None if hd < 0 else int(hd))
         return attention_view(names, matrix, int(lay), None if hd < 0 else int(hd))
 
-    def compare(text: str) -> tuple[str, pd.DataFrame]:
+    def compare_embeddings(text: str, request: gr.Request) -> tuple[str, pd.DataFrame]:
         lines = [line for line in text.splitlines() if line.strip()]
         similarity, projection = lab.embeddings(lines)
         short = [line[:40] for line in lines]
         frame = pd.DataFrame({"x": projection[:, 0], "y": projection[:, 1], "sentence": short})
-        return heatmap_html(short, [str(i + 1) for i in range(len(lines))], similarity, "Cosine similarity"), frame
+        return heatmap_html(short, [str(i + 1) for i in range(len(lines))], similarity, say(request, "lab.cosine")), frame
 
     def layer_range(model: str) -> tuple[dict, dict]:
         layers, heads = lab.shape(model)
@@ -134,7 +136,7 @@ def build_lab_tab(services: "Services") -> None:
     step_btn.click(guarded(step), [prompt, temperature, top_k, top_p], [prompt, bars], **LAB_EVENT)
     gr.on([which.change, attention_tab.select], guarded(layer_range), which, [layer, head], api_visibility="private")
     attn_btn.click(guarded(show_attention), [attn_text, which, layer, head], attn_view, **LAB_EVENT)
-    embed_btn.click(guarded(compare), sentences, [sim_view, scatter], **LAB_EVENT)
+    embed_btn.click(guarded(compare_embeddings), sentences, [sim_view, scatter], **LAB_EVENT)
 
     def tokenize(text: str, request: gr.Request = None) -> dict:
         """Tokens of `text` for the GPT-style and the BERT-style tokenizer."""

@@ -9,6 +9,7 @@ from lmdemo.api.openai import build_router, exception_handlers
 from lmdemo.settings import auth_users
 from lmdemo.ui.chat import build_chat_tab, model_choices
 from lmdemo.ui.docqa import build_docqa_tab
+from lmdemo.ui.i18n import I18N, STRINGS, t
 from lmdemo.ui.compare import build_compare_tab
 from lmdemo.ui.lab import build_lab_tab
 from lmdemo.ui.models import build_models_tab
@@ -27,20 +28,20 @@ def build_app(services: "Services") -> gr.Blocks:
         logo = (ASSETS / "logo.svg").read_text().replace('width="64" height="64"', 'width="36" height="36"')
         gr.HTML(
             f'<div class="lm-header">{logo}'
-            "<div><h1>lmdemo</h1><p>Language models in your browser, running on this server.</p></div></div>"
+            "<div><h1>lmdemo</h1><p>" + t("header.tagline") + "</p></div></div>"
         )
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat") as chat_tab:
+            with gr.Tab(t("tab.chat"), id="chat") as chat_tab:
                 chat_model = build_chat_tab(services, chat_tab)
-            with gr.Tab("Document QA", id="docqa"):
+            with gr.Tab(t("tab.docqa"), id="docqa"):
                 build_docqa_tab(services)
-            with gr.Tab("Playground", id="playground"):
+            with gr.Tab(t("tab.playground"), id="playground"):
                 build_playground_tab(services)
-            with gr.Tab("Lab", id="lab"):
+            with gr.Tab(t("tab.lab"), id="lab"):
                 build_lab_tab(services)
-            with gr.Tab("Compare", id="compare") as compare_tab:
+            with gr.Tab(t("tab.compare"), id="compare") as compare_tab:
                 build_compare_tab(services, compare_tab)
-            with gr.Tab("Models", id="models") as models_tab:
+            with gr.Tab(t("tab.models"), id="models") as models_tab:
                 build_models_tab(services, models_tab)
         demo.load(lambda: model_choices(services), None, chat_model, api_visibility="private")
     s = services.settings
@@ -63,6 +64,7 @@ def launch_options(services: "Services") -> dict[str, Any]:
         "show_error": True,
         "app_kwargs": {"routes": build_router(services).routes, "exception_handlers": exception_handlers()},
         "auth": auth_users(s.auth) or None,
-        "auth_message": "This lmdemo needs a login." if s.auth else None,
+        "auth_message": STRINGS["auth.message"][0] if s.auth else None,
+        "i18n": I18N,
         "max_file_size": f"{s.max_upload_mb:g}mb",
     }

@@ -13,6 +13,7 @@ import gradio as gr
 
 from lmdemo.errors import UserError
 from lmdemo.ui.guard import guard
+from lmdemo.ui.i18n import say, t
 
 if TYPE_CHECKING:
     from lmdemo.models.management import ModelRow
@@ -92,25 +93,21 @@ def build_models_tab(services: Services, tab: gr.Tab) -> None:
     refusal = gr.Markdown(visible=False, elem_id="models-refusal")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            gr.Markdown(
-                f"Memory each way of loading (weights, plus the KV cache per 1,000 tokens of context; ✓ fits "
-                f"the free memory now). Your own models: drop transformers folders or `.gguf` files into "
-                f"`{s.models_dir}`."
-            )
+            gr.Markdown(t("models.memory_help") + f" `{s.models_dir}`.")
             table = gr.Dataframe(headers=HEADERS, interactive=False, wrap=True, elem_id="models-available")
         with gr.Column(scale=2):
-            spec = gr.Dropdown(label="Model", allow_custom_value=True, info="pick one, or type a hub id "
-                               "(org/name, or org/name/file.gguf)", elem_id="models-spec")
-            role = gr.Radio(["chat", "encoder"], value="chat", label="Role", elem_id="models-role")
-            quantization = gr.Radio(["none", "8bit", "4bit"], value="none", label="Quantization (bitsandbytes)",
+            spec = gr.Dropdown(label=t("models.model"), allow_custom_value=True, info=t("models.model_info"),
+                               elem_id="models-spec")
+            role = gr.Radio(["chat", "encoder"], value="chat", label=t("models.role"), elem_id="models-role")
+            quantization = gr.Radio(["none", "8bit", "4bit"], value="none", label=t("models.quantization"),
                                     elem_id="models-quantization")
-            engine = gr.Radio(["auto", "transformers", "llamacpp"], value="auto", label="Engine", elem_id="models-engine")
+            engine = gr.Radio(["auto", "transformers", "llamacpp"], value="auto", label=t("models.engine"), elem_id="models-engine")
             with gr.Row():
-                estimate_btn = gr.Button("Estimate")
-                download_btn = gr.Button("Download")
-                load_btn = gr.Button("Load", variant="primary")
-            unload_choice = gr.Dropdown(label="Loaded chat model", allow_custom_value=True, elem_id="models-unload-choice")
-            unload_btn = gr.Button("Unload")
+                estimate_btn = gr.Button(t("models.estimate"))
+                download_btn = gr.Button(t("models.download"))
+                load_btn = gr.Button(t("models.load"), variant="primary")
+            unload_choice = gr.Dropdown(label=t("models.loaded_chat"), allow_custom_value=True, elem_id="models-unload-choice")
+            unload_btn = gr.Button(t("models.unload"))
             status = gr.Markdown(elem_id="models-status")
 
     def refresh(request: gr.Request) -> tuple:
@@ -120,7 +117,7 @@ def build_models_tab(services: Services, tab: gr.Tab) -> None:
         controls = [gr.Button(interactive=not why)] * 3
         return (
             loaded_markdown(services),
-            gr.Markdown(f"⚠️ {why} The tab is read-only for you." if why else "", visible=bool(why)),
+            gr.Markdown(say(request, "models.read_only", why=why) if why else "", visible=bool(why)),
             rows,
             gr.Dropdown(choices=[r[1] for r in rows]),
             gr.Dropdown(choices=chats, value=chats[-1] if len(chats) > 1 else chats[0]),
@@ -137,7 +134,7 @@ def build_models_tab(services: Services, tab: gr.Tab) -> None:
     def estimate(name: str, which_role: str, request: gr.Request) -> str:
         with guard(services, "estimate", request):
             if not (name or "").strip():
-                raise UserError("Pick or type a model first.")
+                raise UserError(say(request, "models.pick"))
             row = management.describe(name, which_role)
             lines = [f"**{row.name}** ({row.role}, {row.params_m or '?'} M parameters, {row.status}). {row.note}"]
             for e in row.estimates:
@@ -158,7 +155,7 @@ def build_models_tab(services: Services, tab: gr.Tab) -> None:
         with guard(services, "/load_model", request):
             allowed(request)
             if not (name or "").strip():
-                raise UserError("Pick or type a model first.")
+                raise UserError(say(request, "models.pick"))
             return management.load(name, which_role, quant, which_engine,
                                    lambda fraction, message: progress(fraction, desc=message))
 
@@ -167,7 +164,7 @@ def build_models_tab(services: Services, tab: gr.Tab) -> None:
         with guard(services, "/unload_model", request):
             allowed(request)
             if not name:
-                raise UserError("Pick a loaded chat model first.")
+                raise UserError(say(request, "models.pick_loaded"))
             return management.unload(name)
 
     tab.select(refresh, None, outputs, api_visibility="private")

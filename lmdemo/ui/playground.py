@@ -18,18 +18,13 @@ from lmdemo.tasks.classify import TrainConfig, parse_labels
 from lmdemo.tasks.dataset import LabelledTexts, read_csv
 from lmdemo.ui.guard import guard
 from lmdemo.ui.heatmap import heatmap_html
+from lmdemo.ui.i18n import say, t
 from lmdemo.ui.throttle import throttled
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
 
-MODES = [
-    ("zero-shot", "zero-shot"),
-    ("zero-shot (ask the chat model)", "zero-shot-chat"),
-    ("few-shot", "few-shot"),
-    ("fine-tuned", "fine-tuned"),
-    ("n-gram baseline (TF-IDF)", "ngram"),
-]
+MODES = ["zero-shot", "zero-shot-chat", "few-shot", "fine-tuned", "ngram"]
 EXAMPLE_SHOTS = [
     ["The striker scored twice in the final minutes of the match.", "sport"],
     ["The central bank raised interest rates by half a point.", "business"],
@@ -38,22 +33,23 @@ EXAMPLE_SHOTS = [
 ]
 
 
-def confusion_html(metrics: dict[str, Any]) -> str:
+def confusion_html(metrics: dict[str, Any], request: gr.Request | None = None) -> str:
     """The held-out confusion matrix as a shaded table, with accuracy and macro-F1."""
     if not metrics:
         return ""
     caption = (
-        f"<b>Held-out accuracy {metrics['accuracy']:.3f}</b> · macro-F1 {metrics['macro_f1']:.3f} · "
-        f"{metrics['support']} rows"
+        f"<b>{say(request, 'play.held_out')} {metrics['accuracy']:.3f}</b> · macro-F1 {metrics['macro_f1']:.3f} · "
+        f"{metrics['support']} {say(request, 'play.rows')}"
     )
     classes = metrics["classes"]
     return heatmap_html(
         classes, classes, metrics["confusion"], caption,
-        css_class="lm-confusion", corner="gold \\ predicted", show_values=True,
+        css_class="lm-confusion", corner=say(request, "play.confusion_corner"), show_values=True,
     )
 
 
 def _shots(table: Any) -> LabelledTexts:
+    """The examples in the few-shot table, refused unless two labels or more have some."""
     rows = table.values.tolist() if hasattr(table, "values") else list(table or [])
     pairs = [(str(t).strip(), str(lab).strip()) for t, lab, *_ in rows if str(t).strip() and str(lab).strip()]
     if len({lab for _, lab in pairs}) < 2:
@@ -68,54 +64,53 @@ def build_playground_tab(services: "Services") -> None:
     fine_tuned_state = gr.State(None)
     ngram_state = gr.State(None)
 
-    with gr.Tab("Classify"):
+    with gr.Tab(t("play.classify")):
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                text = gr.Textbox(label="Text to classify", lines=4, placeholder="Paste a sentence or an article")
+                text = gr.Textbox(label=t("play.text"), lines=4, placeholder=t("play.text_placeholder"))
                 labels = gr.Textbox(
-                    label="Labels (zero-shot)", value="sport, business, politics, tech, entertainment",
-                    info="Comma-separated, or one per line as `label: description`.",
+                    label=t("play.labels"), value="sport, business, politics, tech, entertainment",
+                    info=t("play.labels_info"),
                 )
-                mode = gr.Radio(MODES, value="zero-shot", label="Classifier")
-                classify_btn = gr.Button("Classify", variant="primary")
-                scores = gr.Label(label="Scores", num_top_classes=10, elem_id="classify-scores")
+                mode = gr.Radio([(t(f"play.mode.{m}"), m) for m in MODES], value="zero-shot", label=t("play.classifier"))
+                classify_btn = gr.Button(t("play.classify"), variant="primary")
+                scores = gr.Label(label=t("play.scores"), num_top_classes=10, elem_id="classify-scores")
             with gr.Column(scale=2):
-                with gr.Accordion("Few-shot: a few examples per label", open=False):
+                with gr.Accordion(t("play.few"), open=False):
                     shots = gr.Dataframe(
                         value=EXAMPLE_SHOTS, headers=["text", "label"], column_count=(2, "fixed"),
                         interactive=True, wrap=True,
                     )
-                    gr.Markdown("With 4 or more examples of every label, SetFit fine-tunes a copy of the encoder "
-                                "on pairs of them first (about a minute on a CPU); with fewer, a head is trained "
-                                "on the encoder's embeddings (a second).")
+                    gr.Markdown(t("play.few_help"))
                     with gr.Row():
-                        train_few_btn = gr.Button("Train few-shot")
-                        cancel_few_btn = gr.Button("Cancel")
+                        train_few_btn = gr.Button(t("play.train_few"))
+                        cancel_few_btn = gr.Button(t("play.cancel"))
                     few_status = gr.Markdown()
-                with gr.Accordion("Fine-tune on your CSV (text,label)", open=False):
-                    csv_file = gr.File(label="Training CSV", file_types=[".csv"], type="filepath")
+                with gr.Accordion(t("play.fine_tune_csv"), open=False):
+                    csv_file = gr.File(label=t("play.training_csv"), file_types=[".csv"], type="filepath")
                     with gr.Row():
-                        epochs = gr.Slider(1, 8, value=4, step=1, label="Epochs (at most: the best one on the held-out split is kept)")
-                        eight_bit = gr.Checkbox(label="Load the base in 8-bit (bitsandbytes)")
+                        epochs = gr.Slider(1, 8, value=4, step=1, label=t("play.epochs"))
+                        eight_bit = gr.Checkbox(label=t("play.eight_bit"))
                     with gr.Row():
-                        train_btn = gr.Button("Fine-tune", variant="primary")
-                        cancel_btn = gr.Button("Cancel")
+                        train_btn = gr.Button(t("play.fine_tune"), variant="primary")
+                        cancel_btn = gr.Button(t("play.cancel"))
                     train_status = gr.Markdown()
                     metrics_view = gr.HTML()
-                    download = gr.DownloadButton("Download the model (.zip)", visible=False)
+                    download = gr.DownloadButton(t("play.download"), visible=False)
 
-    with gr.Tab("Summarize"):
+    with gr.Tab(t("play.summarize")):
         with gr.Row(equal_height=False):
             with gr.Column():
-                source = gr.Textbox(label="Text", lines=10, placeholder="Paste text, or upload a file below")
+                source = gr.Textbox(label=t("play.source"), lines=10, placeholder=t("play.source_placeholder"))
                 upload = gr.File(
-                    label="…or load the text of a document", file_types=[".pdf", ".docx", ".html", ".md", ".txt"],
+                    label=t("play.upload"), file_types=[".pdf", ".docx", ".html", ".md", ".txt"],
                     type="filepath",
                 )
                 with gr.Row():
-                    sum_mode = gr.Radio(["extractive", "abstractive"], value="extractive", label="Method")
-                    length = gr.Slider(1, 10, value=3, step=1, label="Sentences")
-                sum_btn = gr.Button("Summarize", variant="primary")
+                    sum_mode = gr.Radio([(t(f"play.method.{m}"), m) for m in ("extractive", "abstractive")], value="extractive",
+                                        label=t("play.method"))
+                    length = gr.Slider(1, 10, value=3, step=1, label=t("play.sentences"))
+                sum_btn = gr.Button(t("play.summarize"), variant="primary")
             with gr.Column():
                 summary = gr.Markdown(elem_id="summary-output")
 
@@ -130,18 +125,18 @@ def build_playground_tab(services: "Services") -> None:
                 prediction = classify.zero_shot_chat([value], parse_labels(label_spec))[0]
             elif which == "few-shot":
                 if few is None:
-                    raise UserError("Train the few-shot head first (Few-shot accordion).")
+                    raise UserError(say(request, "play.train_few_first"))
                 prediction = classify.few_shot(few, [value])[0]
             elif which == "fine-tuned":
                 if tuned is None:
-                    raise UserError("Fine-tune a model on your CSV first.")
+                    raise UserError(say(request, "play.fine_tune_first"))
                 prediction = classify.fine_tuned(tuned, [value])[0]
             elif which == "ngram":
                 if ngram is None:
-                    raise UserError("Fine-tune on your CSV first: the n-gram baseline is trained on it too.")
+                    raise UserError(say(request, "play.ngram_first"))
                 prediction = ngram.predict([value])[0]
             else:
-                raise UserError(f"mode must be one of {', '.join(value for _, value in MODES)}")
+                raise UserError(f"mode must be one of {', '.join(MODES)}")
         return prediction.scores
 
     def train_few(table: Any, request: gr.Request, progress: gr.Progress = gr.Progress()) -> Iterator:
@@ -151,10 +146,10 @@ def build_playground_tab(services: "Services") -> None:
             update = None
             for update in classify.few_shot_stream(data):
                 progress(update.fraction, desc=update.message)
-                yield gr.skip(), f"Training… {update.message}"
+                yield gr.skip(), say(request, "play.training", message=update.message)
         counts = ", ".join(f"{k}: {v}" for k, v in data.counts().items())
-        yield update.model, (f"{update.message[:1].upper()}{update.message[1:]}, from {len(data.texts)} examples ({counts}). "
-                             "Choose **few-shot** and classify.")
+        yield update.model, say(request, "play.few_done", message=update.message[:1].upper() + update.message[1:],
+                                n=len(data.texts), counts=counts)
 
     def train(
         path: str | None, n_epochs: float, quantized: bool, request: gr.Request, progress: gr.Progress = gr.Progress()
@@ -162,22 +157,22 @@ def build_playground_tab(services: "Services") -> None:
         """Fine-tune on the uploaded CSV (deleted once read); streams progress, then the metrics."""
         with guard(services, "/fine_tune", request):
             if not path or not Path(path).is_file():
-                raise UserError("Upload a CSV with `text,label` columns first.")
+                raise UserError(say(request, "play.upload_csv"))
             try:
                 data = read_csv(Path(path))
             finally:
                 Path(path).unlink(missing_ok=True)
             counts = ", ".join(f"{k}: {v}" for k, v in data.counts().items())
             baseline = classify.train_ngram(data)
-            against = (f"n-gram baseline (TF-IDF + logistic regression, seconds to train): "
-                       f"{baseline.metrics['accuracy']:.3f}" if baseline.metrics else "n-gram baseline trained")
+            against = (say(request, "play.ngram_accuracy", accuracy=f"{baseline.metrics['accuracy']:.3f}")
+                       if baseline.metrics else say(request, "play.ngram_trained"))
             read = classify.reads(data.texts)
             if read.poor:
-                yield (f"{against}. Choose the **n-gram baseline** and classify. Not fine-tuned: "
-                       f"{unreadable(f'the encoder {services.embedder.name()}', read)}", "", None,
+                why = unreadable(f"the encoder {services.embedder.name()}", read)
+                yield (say(request, "play.not_fine_tuned", against=against, why=why), "", None,
                        gr.DownloadButton(visible=False), baseline)
                 return
-            yield (f"Training on {len(data.texts)} rows ({counts})… {against}.", "", gr.skip(),
+            yield (say(request, "play.training_rows", n=len(data.texts), counts=counts, against=against), "", gr.skip(),
                    gr.DownloadButton(visible=False), baseline)
             quantization = "8bit" if quantized else "none"
             for update in throttled(classify.fine_tune_stream(data, TrainConfig(epochs=int(n_epochs)), quantization),
@@ -189,9 +184,8 @@ def build_playground_tab(services: "Services") -> None:
                 archive = Path(tempfile.mkdtemp(prefix="lmdemo-model-")) / "classifier.zip"
                 archive.write_bytes(update.archive)
                 yield (
-                    f"Done. Choose **fine-tuned** (or the **n-gram baseline**) and classify, or download the model. "
-                    f"BERT vs n-grams, accuracy on the rows held out: fine-tuned {update.model.metrics['accuracy']:.3f}; {against}.",
-                    confusion_html(update.model.metrics),
+                    say(request, "play.fine_tuned", accuracy=f"{update.model.metrics['accuracy']:.3f}", against=against),
+                    confusion_html(update.model.metrics, request),
                     update.model,
                     gr.DownloadButton(value=str(archive), visible=True),
                     gr.skip(),
@@ -213,15 +207,21 @@ def build_playground_tab(services: "Services") -> None:
             record["mode"] = which
             yield from throttled(summarize.summarize(value or "", which, int(n), lambda f, m: progress(f, desc=m)))
 
+    def cancelled(request: gr.Request) -> str:
+        return say(request, "play.cancelled")
+
+    def cancelled_short(request: gr.Request) -> str:
+        return say(request, "play.cancelled_short")
+
     gr.on([classify_btn.click, text.submit], run_classify,
           [text, labels, mode, few_shot_state, fine_tuned_state, ngram_state], scores, api_name="classify")
     few_event = train_few_btn.click(train_few, shots, [few_shot_state, few_status], api_visibility="private")
-    cancel_few_btn.click(lambda: "Cancelled; nothing was kept.", None, few_status, cancels=[few_event],
+    cancel_few_btn.click(cancelled, None, few_status, cancels=[few_event],
                          api_visibility="private")
     train_event = train_btn.click(train, [csv_file, epochs, eight_bit],
                                   [train_status, metrics_view, fine_tuned_state, download, ngram_state],
                                   api_name="fine_tune",
                                   concurrency_limit=1, concurrency_id="fine-tune")
-    cancel_btn.click(lambda: "Cancelled.", None, train_status, cancels=[train_event], api_visibility="private")
+    cancel_btn.click(cancelled_short, None, train_status, cancels=[train_event], api_visibility="private")
     upload.upload(load_text, upload, source, api_visibility="private")
     sum_btn.click(run_summarize, [source, sum_mode, length], summary, api_name="summarize")

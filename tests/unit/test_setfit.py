@@ -57,6 +57,12 @@ def test_the_service_picks_setfit_only_with_enough_examples_and_closing_cancels(
         def embed(self, texts, progress=None):
             return encoder.encode(list(texts), normalize_embeddings=True)
 
+        def tokenizer(self):
+            return encoder.tokenizer
+
+        def name(self) -> str:
+            return "tiny"
+
     service = ClassifyService(Embedder(), None, None, None, encoder_model=lambda: encoder)  # type: ignore[arg-type]
     assert wants_setfit(LABELS) and not wants_setfit(["a"] * 3 + ["b"] * 8)
     few = service.train_few_shot(LabelledTexts(FRUIT[:3] + CARS[:3], ["fruit"] * 3 + ["vehicle"] * 3))
