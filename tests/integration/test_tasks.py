@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,9 @@ from lmdemo.settings import Settings
 from lmdemo.tasks.classify import parse_labels
 from lmdemo.tasks.dataset import LabelledTexts
 from lmdemo.tasks.ngram import NgramClassifier
-from lmdemo.tasks.summarize import abstractive
+from lmdemo.tasks.summarize import abstractive, sentences
 from tests.conftest import ROOT
+from tests.zh_articles import ARTICLES
 
 TRAIN = LabelledTexts(
     [
@@ -123,3 +125,15 @@ def test_few_shot_on_examples_the_encoder_cannot_read_trains_an_ngram_classifier
     assert isinstance(updates[0].model, NgramClassifier)
     predictions = services.classify.few_shot(updates[0].model, ["质量很好，非常满意。", "太差了，坏了。"])
     assert [p.label for p in predictions] == ["好评", "差评"]
+
+
+@pytest.mark.parametrize("name", sorted(ARTICLES))
+def test_extractive_summaries_of_chinese_articles_are_prose_sentences(services, name: str) -> None:
+    article = ARTICLES[name]
+    summary = services.summarize.summary(article, "extractive", 3)
+    chosen = [s for s in sentences(article) if s in summary]
+    assert len(chosen) == 3 and " ".join(chosen) == summary, (summary, chosen)
+    for sentence in chosen:
+        assert sentence.rstrip("”」’\"'")[-1] in "。！？…；.!?", sentence
+        assert re.search(r"[\u4e00-\u9fff]", sentence), sentence
+    assert not any(mark in summary for mark in ("```", "$", "|", "#", "import", "torch.", "- "))
