@@ -30,9 +30,28 @@ SYSTEM_ZH = "请只根据下面编号的段落，用一两句话回答用户的�
 NOT_FOUND_ZH = "文档中没有这个问题的答案。"
 
 
+# How an answer was made, said under it, in the question's language.
+HOW: dict[str, tuple[str, str]] = {
+    "generated": ("generated", "由对话模型生成"),
+    "quoted": ("quoted from the passages", "摘自文档段落"),
+    "quoted_instead": ("quoted from the passages (the generated answer cited none)",
+                       "摘自文档段落（生成的回答没有引用任何段落）"),
+    "nothing": ("nothing relevant found", "没有找到相关的段落"),
+    "vectors_pending": ("{status}, so keyword search answered", "{status}，所以由关键词检索回答"),
+    "unreadable": ("the encoder {encoder} does not know {share:.0%} of the question's characters, so keyword "
+                   "search answered", "编码器 {encoder} 不认识问题中 {share:.0%} 的字符，所以由关键词检索回答"),
+}
+
+
 def not_found(question: str) -> str:
     """'Not in the documents', in the question's language."""
     return NOT_FOUND_ZH if has_han(question) else NOT_FOUND
+
+
+def how(question: str, key: str, **values: object) -> str:
+    """How the answer was made (HOW), in the question's language."""
+    en, zh = HOW[key]
+    return (zh if has_han(question) else en).format(**values)
 
 _CITATION = re.compile(r"\s*\[(\d{1,3})\]")  # with the space before it, which goes when it is dropped
 _CITATION_GROUP = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")  # "[1, 2]", as models often write

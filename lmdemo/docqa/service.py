@@ -21,6 +21,7 @@ from lmdemo.docqa.answer import (
     QUOTE_SENTENCES,
     attribute,
     build_messages,
+    how,
     matched_terms,
     not_found,
     passage_label,
@@ -34,6 +35,7 @@ from lmdemo.models.coverage import coverage
 from lmdemo.models.priority import Foreground
 from lmdemo.models.types import SamplingParams
 from lmdemo.text import clean_user_text
+from lmdemo.words import has_han
 
 if TYPE_CHECKING:
     from lmdemo.models.backend import ChatBackend
@@ -251,11 +253,10 @@ class DocQAService:
         if mode == "bm25":
             return mode, ""
         if not index.ready:
-            return "bm25", f"{index.search_status()}, so keyword search answered"
+            return "bm25", how(query, "vectors_pending", status=index.search_status())
         read = coverage(self._embedder.tokenizer(), query) if mode == "hybrid" else None
         if read is not None and read.poor:
-            return "bm25", (f"the encoder {self._embedder.name()} does not know {read.share_unknown:.0%} of the "
-                            "question's characters, so keyword search answered")
+            return "bm25", how(query, "unreadable", encoder=self._embedder.name(), share=read.share_unknown)
         return mode, ""
 
     def _relevant(self, hits: Sequence[Hit], keywords_only: bool) -> list[Hit]:
@@ -291,24 +292,24 @@ class DocQAService:
             raise UserError("Upload and index some documents first.")
         used, why = self._query_mode(index, question, mode)
         hits = self._relevant(self.retrieve(index, question, k, used), used == "bm25")
-        searched = f"; {why}" if why else ""
+        searched = ("；" if has_han(question) else "; ") + why if why else ""
         if not hits:
-            yield AnswerUpdate(not_found(question), [], True, "nothing relevant found" + searched)
+            yield AnswerUpdate(not_found(question), [], True, how(question, "nothing") + searched)
             return
-        how = "quoted from the passages"
+        made = how(question, "quoted")
         answer, cited = "", []
         if answer_mode != "quote":
             text = ""
             for text in self._generate(question, hits, params):
                 yield AnswerUpdate(text)
             answer, cited = attribute(text, hits)
-            how = "generated"
+            made = how(question, "generated")
             if not cited and answer_mode == "auto":
-                how = "quoted from the passages (the generated answer cited none)"
+                made = how(question, "quoted_instead")
         if answer_mode == "quote" or (answer_mode == "auto" and not cited):
             answer, cited = self.quote(question, hits)
         sources = [self._source(hits, n, question, answer) for n in cited]
-        yield AnswerUpdate(answer or not_found(question), sources, True, how + searched)
+        yield AnswerUpdate(answer or not_found(question), sources, True, made + searched)
 
     def _generate(self, question: str, hits: Sequence[Hit], params: SamplingParams) -> Iterator[str]:
         """The generated answer as it grows; loops and prompt echoes end it."""
