@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from lmdemo.text import STOPWORDS
 
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_KANA = re.compile(r"[\u3040-\u30ff]")
 _WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|\w+")
 _JIEBA = threading.Lock()
 
@@ -37,6 +38,11 @@ def _cut(run: str) -> list[str]:
 
 def has_han(text: str) -> bool:
     return _HAN_RUN.search(text) is not None
+
+
+def is_chinese(text: str) -> bool:
+    """Han characters and no kana: Chinese, not Japanese (which writes kanji among its kana)."""
+    return has_han(text) and _KANA.search(text) is None
 
 
 def segmented(text: str) -> str:

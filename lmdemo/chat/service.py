@@ -12,7 +12,7 @@ from lmdemo.errors import UserError
 from lmdemo.models.types import FinishReason, Message, SamplingParams
 from lmdemo.settings import DEFAULT_SYSTEM_PROMPT, DEFAULT_SYSTEM_PROMPT_ZH
 from lmdemo.text import clean_user_text
-from lmdemo.words import has_han
+from lmdemo.words import is_chinese
 
 if TYPE_CHECKING:
     from lmdemo.models.backend import ChatBackend
@@ -70,7 +70,7 @@ class ReplyUpdate:
 
 def system_for(system_prompt: str, message: str) -> str:
     """The system prompt, the app's default one in the question's language (one the user wrote is kept)."""
-    if system_prompt.strip() == DEFAULT_SYSTEM_PROMPT and has_han(message):
+    if system_prompt.strip() == DEFAULT_SYSTEM_PROMPT and is_chinese(message):
         return DEFAULT_SYSTEM_PROMPT_ZH
     return system_prompt
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from lmdemo.docqa.index import Hit
 from lmdemo.models.types import Message
-from lmdemo.words import content_words, has_han, words
+from lmdemo.words import content_words, is_chinese, words
 
 SYSTEM = (
     "Answer the user's question in one or two sentences, using only the numbered passages below. "
@@ -45,13 +45,13 @@ HOW: dict[str, tuple[str, str]] = {
 
 def not_found(question: str) -> str:
     """'Not in the documents', in the question's language."""
-    return NOT_FOUND_ZH if has_han(question) else NOT_FOUND
+    return NOT_FOUND_ZH if is_chinese(question) else NOT_FOUND
 
 
 def how(question: str, key: str, **values: object) -> str:
     """How the answer was made (HOW), in the question's language."""
     en, zh = HOW[key]
-    return (zh if has_han(question) else en).format(**values)
+    return (zh if is_chinese(question) else en).format(**values)
 
 _CITATION = re.compile(r"\s*\[(\d{1,3})\]")  # with the space before it, which goes when it is dropped
 _CITATION_GROUP = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")  # "[1, 2]", as models often write
@@ -71,7 +71,7 @@ def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
     """
     numbered = "\n\n".join(f"[{i}] ({passage_label(h)})\n{h.passage.text}" for i, h in enumerate(hits, start=1))
     return [
-        {"role": "system", "content": (SYSTEM_ZH if has_han(question) else SYSTEM).format(passages=numbered)},
+        {"role": "system", "content": (SYSTEM_ZH if is_chinese(question) else SYSTEM).format(passages=numbered)},
         {"role": "user", "content": question},
     ]
 

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from lmdemo.docqa.splitting import Passage
+from lmdemo.models.coverage import Coverage
 from lmdemo.words import keyword_text
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -29,6 +30,9 @@ class Embedder(Protocol):
 
     def tokenizer(self) -> Any:
         """The encoder's tokenizer, which sizes the passages."""
+
+    def coverage(self, texts: str | Sequence[str]) -> Coverage:
+        """How much of `texts` the encoder can read: its vectors for text it cannot are noise."""
 
     def name(self) -> str:
         """Which encoder makes these vectors (an index remembers it)."""

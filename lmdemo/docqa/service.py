@@ -31,11 +31,10 @@ from lmdemo.docqa.index import DocumentIndex, Embedder, FusionConfig, Hit, Mode
 from lmdemo.docqa.loaders import IngestError, LoadedDocument, load_document
 from lmdemo.docqa.splitting import Splitter
 from lmdemo.errors import UserError
-from lmdemo.models.coverage import coverage
 from lmdemo.models.priority import Foreground
 from lmdemo.models.types import SamplingParams
 from lmdemo.text import clean_user_text
-from lmdemo.words import has_han
+from lmdemo.words import is_chinese
 
 if TYPE_CHECKING:
     from lmdemo.models.backend import ChatBackend
@@ -254,7 +253,7 @@ class DocQAService:
             return mode, ""
         if not index.ready:
             return "bm25", how(query, "vectors_pending", status=index.search_status())
-        read = coverage(self._embedder.tokenizer(), query) if mode == "hybrid" else None
+        read = self._embedder.coverage(query) if mode == "hybrid" else None
         if read is not None and read.poor:
             return "bm25", how(query, "unreadable", encoder=self._embedder.name(), share=read.share_unknown)
         return mode, ""
@@ -292,7 +291,7 @@ class DocQAService:
             raise UserError("Upload and index some documents first.")
         used, why = self._query_mode(index, question, mode)
         hits = self._relevant(self.retrieve(index, question, k, used), used == "bm25")
-        searched = ("；" if has_han(question) else "; ") + why if why else ""
+        searched = ("；" if is_chinese(question) else "; ") + why if why else ""
         if not hits:
             yield AnswerUpdate(not_found(question), [], True, how(question, "nothing") + searched)
             return

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from lmdemo.models.coverage import Coverage, coverage
 from lmdemo.models.loading import ModelReport
 from lmdemo.models.manager import ModelManager
 
@@ -25,6 +26,10 @@ class LocalEmbedder:
     def tokenizer(self):
         """The encoder's tokenizer: passages are sized with it."""
         return self._manager.encoder().tokenizer
+
+    def coverage(self, texts: str | Sequence[str]) -> Coverage:
+        """How much of `texts` the encoder can read (its tokenizer's unknown characters)."""
+        return coverage(self.tokenizer(), texts)
 
     def name(self) -> str:
         """What identifies these vectors: an index built with another encoder cannot be searched with them."""

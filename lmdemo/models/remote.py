@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from lmdemo.errors import UserError
+from lmdemo.models.coverage import Coverage, letters
 from lmdemo.models.types import Chunk, FinishReason, Message, SamplingParams
 
 
@@ -111,6 +112,10 @@ class RemoteEmbedder:
 
     def tokenizer(self) -> Any:
         return self._tokenizer()
+
+    def coverage(self, texts: str | Sequence[str]) -> Coverage:
+        """Trusted: the remote encoder's vocabulary is not known here (the local tokenizer only sizes passages)."""
+        return Coverage(letters(texts), 0)
 
     def name(self) -> str:
         return f"{self._model} @ {self._base_url}"

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from lmdemo.errors import UserError
-from lmdemo.models.coverage import Coverage, coverage, unreadable
+from lmdemo.models.coverage import ENCODER_REMEDY, coverage, unreadable
 from lmdemo.models.loading import load_sequence_classifier, resolve_device
 from lmdemo.models.runner import model_task
 from lmdemo.models.types import SamplingParams
@@ -165,21 +165,20 @@ class ClassifyService:
             raise UserError("Type some text to classify.")
         return cleaned
 
-    def reads(self, texts: Sequence[str], tokenizer: Any = None) -> Coverage:
-        """How much of `texts` the encoder (or the model with `tokenizer`) can read."""
-        return coverage(tokenizer if tokenizer is not None else self._embedder.tokenizer(), texts)
-
-    def _refuse_unread(self, texts: Sequence[str], tokenizer: Any = None, model: str = "") -> None:
-        """A clear refusal instead of a confident answer from a model that cannot read the text."""
-        read = self.reads(texts, tokenizer)
+    def _refuse_unread(self, texts: Sequence[str], tokenizer: Any = None, model: str = "",
+                       remedy: str = ENCODER_REMEDY) -> None:
+        """A clear refusal instead of a confident answer from a model that cannot read the text
+        (the encoder, or the model with `tokenizer`)."""
+        read = self._embedder.coverage(texts) if tokenizer is None else coverage(tokenizer, texts)
         if read.poor:
-            raise UserError(unreadable(model or f"The encoder {self._embedder.name()}", read))
+            raise UserError(unreadable(model or f"The encoder {self._embedder.name()}", read, remedy))
 
     def zero_shot(self, texts: Sequence[str], labels: Sequence[Label]) -> list[Prediction]:
         texts = self._texts(texts)
         if self._nli is not None:
             nli = self._nli()
-            self._refuse_unread(texts, nli.tokenizer, "The zero-shot (NLI) model")
+            self._refuse_unread(texts, nli.tokenizer, "The zero-shot (NLI) model",
+                                "Set a multilingual NLI model with --zero-shot-model, or use the n-gram baseline.")
             return nli_zero_shot(nli, texts, labels)
         self._refuse_unread(texts)
         return zero_shot(self._embedder.embed, texts, labels)
@@ -200,7 +199,7 @@ class ClassifyService:
         on zh-reviews at 16 per label it reaches 0.65 in a second, where SetFit on the English
         MiniLM reached 0.62 in four minutes (bench/tasks.py)."""
         texts, labels = self._texts(data.texts), list(data.labels)
-        read = self.reads(texts)
+        read = self._embedder.coverage(texts)
         if read.poor:
             yield TrainingUpdate(1.0, f"n-gram classifier trained: the encoder {self._embedder.name()} does not "
                                       f"know {read.share_unknown:.0%} of the examples' characters; a multilingual "
@@ -234,7 +233,8 @@ class ClassifyService:
 
     def fine_tuned(self, model: TrainedClassifier, texts: Sequence[str]) -> list[Prediction]:
         texts = self._texts(texts)
-        self._refuse_unread(texts, model.tokenizer, f"The fine-tuned {model.base or 'model'}")
+        self._refuse_unread(texts, model.tokenizer, f"The fine-tuned {model.base or 'model'}",
+                            "Classify it with the n-gram baseline, or fine-tune a multilingual encoder.")
         return model.predict(texts)
 
     def train_ngram(self, data: LabelledTexts) -> NgramClassifier:
@@ -252,9 +252,7 @@ class ClassifyService:
         bytes and is loaded where the encoders run.
         """
         texts = self._texts(data.texts)
-        read = self.reads(texts)
-        if read.poor:
-            raise UserError(f"Not fine-tuned: {unreadable(f'the encoder {self._embedder.name()}', read)}")
+        self._refuse_unread(texts)
         device = resolve_device(self._settings.encoder_placement)
         stream = self._runner.stream(fine_tune_task, texts, list(data.labels), asdict(config), quantization)
         try:

@@ -39,8 +39,8 @@ def tally_markdown(votes: list[dict[str, Any]], request: gr.Request | None = Non
             wins[v["model_a"]] += 1
         elif v["vote"] == "right":
             wins[v["model_b"]] += 1
-    lines = [f"**{len(votes)} votes**: " + ", ".join(f"{say(request, f'compare.vote.{k}')} {counts[k]}" for k in VOTES if counts[k])]
-    lines += [f"- {model}: {n} win{'s' if n != 1 else ''}" for model, n in wins.most_common()]
+    lines = [say(request, "compare.votes", n=len(votes)) + ": " + ", ".join(f"{say(request, f'compare.vote.{k}')} {counts[k]}" for k in VOTES if counts[k])]
+    lines += [f"- {model}: {say(request, 'compare.wins', n=n)}" for model, n in wins.most_common()]
     return "\n".join(lines)
 
 

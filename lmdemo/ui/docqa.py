@@ -55,20 +55,21 @@ def sources_html(sources: list[dict[str, Any]], request: gr.Request = None) -> s
     return "".join(cards)
 
 
-def _documents_markdown(index: Any) -> str:
+def _documents_markdown(index: Any, request: gr.Request | None = None) -> Any:
+    """The indexed files with their passage counts (a translation key while there are none)."""
     if index is None or not len(index):
         return t("docqa.none")
     counts: dict[str, int] = {}
     for passage in index.passages:
         counts[passage.source] = counts.get(passage.source, 0) + 1
-    files = "\n".join(f"- **{name}**: {n} passage{'s' if n != 1 else ''}" for name, n in counts.items())
+    files = "\n".join(f"- **{name}**: {say(request, 'docqa.passages', n=n) if n != 1 else say(request, 'docqa.passage')}" for name, n in counts.items())
     return f"*{index.search_status()}*\n\n{files}"
 
 
-def _documents_and_timer(index: Any) -> tuple[str, gr.Timer]:
+def _documents_and_timer(index: Any, request: gr.Request) -> tuple[Any, gr.Timer]:
     """The documents with search status; the timer keeps polling while vectors are being computed."""
     embedding = index is not None and not index.ready and not index.error and not index.cancelled
-    return _documents_markdown(index), gr.Timer(active=embedding)
+    return _documents_markdown(index, request), gr.Timer(active=embedding)
 
 
 def _remove_all(index: Any) -> tuple:

@@ -21,7 +21,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tab.lab": ("Lab", "模型内部"),
     "tab.compare": ("Compare", "对比"),
     "tab.models": ("Models", "模型"),
-    "auth.message": ("This lmdemo needs a login.", "这个 lmdemo 需要登录。"),
     # Chat
     "chat.model": ("Model", "模型"),
     "chat.model_info": ("the loaded chat models; another can be loaded in the Models tab",
@@ -43,6 +42,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "docqa.remove": ("Remove all", "全部移除"),
     "docqa.indexing": ("Indexing", "索引进度"),
     "docqa.none": ("No documents yet.", "还没有文档。"),
+    "docqa.passage": ("1 passage", "1 个段落"),
+    "docqa.passages": ("{n} passages", "{n} 个段落"),
     "docqa.settings": ("Retrieval settings", "检索设置"),
     "docqa.retrieval": ("Retrieval", "检索方式"),
     "docqa.mode.hybrid": ("hybrid (keywords + meaning)", "混合（关键词 + 语义）"),
@@ -152,6 +153,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lab.bpe": ("GPT-style (BPE)", "GPT 式（BPE）"),
     "lab.wordpiece": ("BERT-style (WordPiece)", "BERT 式（WordPiece）"),
     "lab.cosine": ("Cosine similarity", "余弦相似度"),
+    "lab.token_count": ("{n} tokens", "{n} 个 token"),
+    "lab.unknown_tokens": ("{n} token(s) unknown to this model: it cannot read those characters.",
+                           "这个模型不认识其中 {n} 个 token：它读不懂这些字符。"),
+    "lab.coverage_none": ("no letters", "没有文字"),
+    "lab.coverage_all": ("all {n} letters known", "{n} 个字全部认识"),
+    "lab.coverage_some": ("{known} of {n} letters known ({share} unknown: {examples})",
+                          "{n} 个字中认识 {known} 个（{share} 不认识：{examples}）"),
     # Compare
     "compare.prompt": ("Prompt", "提示"),
     "compare.placeholder": ("One prompt, two models: which answers better?", "同一个提示，两个模型：哪个回答得更好？"),
@@ -167,6 +175,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare.vote.both-bad": ("👎 Both are bad", "👎 都不好"),
     "compare.no_votes": ("No votes yet.", "还没有投票。"),
     "compare.download": ("Download votes (JSONL)", "下载投票记录（JSONL）"),
+    "compare.votes": ("**{n} votes**", "**{n} 票**"),
+    "compare.wins": ("{n} win(s)", "胜 {n} 次"),
     # Models
     "models.memory_help": ("Memory each way of loading (weights, plus the KV cache per 1,000 tokens of context; "
                            "✓ fits the free memory now). Your own models: drop transformers folders or `.gguf` "

@@ -12,6 +12,7 @@ import gradio as gr
 import pandas as pd
 
 from lmdemo.errors import UserError
+from lmdemo.models.coverage import Coverage
 from lmdemo.ui.guard import guard
 from lmdemo.ui.heatmap import heatmap_html
 from lmdemo.ui.i18n import say, t
@@ -27,7 +28,17 @@ LAB_EVENT: dict[str, Any] = {**LAB_QUEUE, "api_visibility": "private"}
 PALETTE = ["#e0e7ff", "#fce7f3", "#dcfce7", "#fef9c3", "#e0f2fe", "#ffedd5"]
 
 
-def tokens_html(title: str, tokens: list[Any], read: Any) -> str:
+def coverage_text(read: Coverage, request: gr.Request | None = None) -> str:
+    """'38 of 40 letters known (5% unknown: 龘 𠀋)' in the browser's language."""
+    if not read.characters:
+        return say(request, "lab.coverage_none")
+    if not read.unknown:
+        return say(request, "lab.coverage_all", n=f"{read.characters:,}")
+    return say(request, "lab.coverage_some", known=f"{read.characters - read.unknown:,}", n=f"{read.characters:,}",
+               share=f"{read.share_unknown:.0%}", examples=read.unknown_examples)
+
+
+def tokens_html(title: str, tokens: list[Any], read: Coverage, request: gr.Request | None = None) -> str:
     """Token chips showing what each token says (spaces as ␣), its id, and in the tooltip how the
     vocabulary spells it and any note (a piece of a character, an unknown character); then how many
     of the text's characters the tokenizer knows."""
@@ -39,9 +50,9 @@ def tokens_html(title: str, tokens: list[Any], read: Any) -> str:
         for i, t in enumerate(tokens)
     )
     unknown = sum(1 for t in tokens if t.note.startswith("not in the vocabulary"))
-    warning = (f"<p class='lm-warning'>{unknown} token(s) unknown to this model: it cannot read those characters.</p>"
-               if unknown else "")
-    return (f"<h4>{html.escape(title)} · {len(tokens)} tokens · {html.escape(read.summary())}</h4>"
+    warning = f"<p class='lm-warning'>{say(request, 'lab.unknown_tokens', n=unknown)}</p>" if unknown else ""
+    return (f"<h4>{html.escape(title)} · {say(request, 'lab.token_count', n=len(tokens))} · "
+            f"{html.escape(coverage_text(read, request))}</h4>"
             f"<div class='lm-tokens'>{chips}</div>{warning}")
 
 
@@ -102,8 +113,8 @@ def build_lab_tab(services: "Services") -> None:
 
     def show_tokens(text: str, request: gr.Request) -> str:
         views, read = lab.tokenize(text), lab.coverage(text)
-        return (tokens_html(say(request, "lab.bpe"), views["gpt"], read["gpt"])
-                + tokens_html(say(request, "lab.wordpiece"), views["bert"], read["bert"]))
+        return (tokens_html(say(request, "lab.bpe"), views["gpt"], read["gpt"], request)
+                + tokens_html(say(request, "lab.wordpiece"), views["bert"], read["bert"], request))
 
     def distribution(text: str, t: float, k: float, p: float) -> pd.DataFrame:
         rows = lab.next_token(text, int(k), float(t), float(p), show=15)

@@ -9,7 +9,7 @@ from lmdemo.api.openai import build_router, exception_handlers
 from lmdemo.settings import auth_users
 from lmdemo.ui.chat import build_chat_tab, model_choices
 from lmdemo.ui.docqa import build_docqa_tab
-from lmdemo.ui.i18n import I18N, STRINGS, t
+from lmdemo.ui.i18n import I18N, t
 from lmdemo.ui.compare import build_compare_tab
 from lmdemo.ui.lab import build_lab_tab
 from lmdemo.ui.models import build_models_tab
@@ -64,7 +64,7 @@ def launch_options(services: "Services") -> dict[str, Any]:
         "show_error": True,
         "app_kwargs": {"routes": build_router(services).routes, "exception_handlers": exception_handlers()},
         "auth": auth_users(s.auth) or None,
-        "auth_message": STRINGS["auth.message"][0] if s.auth else None,
+        "auth_message": "This lmdemo needs a login. 这个 lmdemo 需要登录。" if s.auth else None,  # before any page
         "i18n": I18N,
         "max_file_size": f"{s.max_upload_mb:g}mb",
     }

@@ -13,7 +13,6 @@ import gradio as gr
 
 from lmdemo.docqa.loaders import load_document
 from lmdemo.errors import UserError
-from lmdemo.models.coverage import unreadable
 from lmdemo.tasks.classify import TrainConfig, parse_labels
 from lmdemo.tasks.dataset import LabelledTexts, read_csv
 from lmdemo.ui.guard import guard
@@ -166,30 +165,29 @@ def build_playground_tab(services: "Services") -> None:
             baseline = classify.train_ngram(data)
             against = (say(request, "play.ngram_accuracy", accuracy=f"{baseline.metrics['accuracy']:.3f}")
                        if baseline.metrics else say(request, "play.ngram_trained"))
-            read = classify.reads(data.texts)
-            if read.poor:
-                why = unreadable(f"the encoder {services.embedder.name()}", read)
-                yield (say(request, "play.not_fine_tuned", against=against, why=why), "", None,
-                       gr.DownloadButton(visible=False), baseline)
-                return
             yield (say(request, "play.training_rows", n=len(data.texts), counts=counts, against=against), "", gr.skip(),
                    gr.DownloadButton(visible=False), baseline)
             quantization = "8bit" if quantized else "none"
-            for update in throttled(classify.fine_tune_stream(data, TrainConfig(epochs=int(n_epochs)), quantization),
-                                    interval=0.25, is_last=lambda u: u.model is not None):
-                progress(update.fraction, desc=update.message)
-                if update.model is None:
-                    yield update.message, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                    continue
-                archive = Path(tempfile.mkdtemp(prefix="lmdemo-model-")) / "classifier.zip"
-                archive.write_bytes(update.archive)
-                yield (
-                    say(request, "play.fine_tuned", accuracy=f"{update.model.metrics['accuracy']:.3f}", against=against),
-                    confusion_html(update.model.metrics, request),
-                    update.model,
-                    gr.DownloadButton(value=str(archive), visible=True),
-                    gr.skip(),
-                )
+            updates = throttled(classify.fine_tune_stream(data, TrainConfig(epochs=int(n_epochs)), quantization),
+                                interval=0.25, is_last=lambda u: u.model is not None)
+            try:
+                for update in updates:
+                    progress(update.fraction, desc=update.message)
+                    if update.model is None:
+                        yield update.message, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                        continue
+                    archive = Path(tempfile.mkdtemp(prefix="lmdemo-model-")) / "classifier.zip"
+                    archive.write_bytes(update.archive)
+                    yield (
+                        say(request, "play.fine_tuned", accuracy=f"{update.model.metrics['accuracy']:.3f}",
+                            against=against),
+                        confusion_html(update.model.metrics, request),
+                        update.model,
+                        gr.DownloadButton(value=str(archive), visible=True),
+                        gr.skip(),
+                    )
+            except UserError as refused:  # e.g. an encoder that cannot read the CSV: the baseline stays usable
+                yield say(request, "play.not_fine_tuned", against=against, why=refused), "", gr.skip(), gr.skip(), gr.skip()
 
     def load_text(file: str | None, request: gr.Request) -> str:
         if not file:

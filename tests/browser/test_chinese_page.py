@@ -47,7 +47,7 @@ def test_a_chinese_browser_gets_the_chinese_page_and_cited_answers(browser, runn
         page.get_by_role("tab", name="文档问答").click()
         page.locator("input[type=file]").first.set_input_files(str(doc))
         page.get_by_role("button", name="建立索引").click()
-        page.get_by_text("注意力.md: 1 passage").first.wait_for(timeout=60000)
+        page.locator("#docqa-documents").get_by_text("注意力.md: 1 个段落").wait_for(timeout=60000)
         page.get_by_label("问题").fill("自注意力机制是什么？")
         page.get_by_role("button", name="提问", exact=True).click()
         page.locator("#docqa-sources .lm-source").first.wait_for(timeout=90000)

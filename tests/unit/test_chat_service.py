@@ -40,6 +40,7 @@ def test_the_default_system_prompt_follows_the_language_of_the_question() -> Non
     assert build_messages(DEFAULT_SYSTEM_PROMPT, [], "什么是注意力？")[0]["content"] == DEFAULT_SYSTEM_PROMPT_ZH
     assert build_messages(DEFAULT_SYSTEM_PROMPT, [], "What is attention?")[0]["content"] == DEFAULT_SYSTEM_PROMPT
     assert build_messages("Answer like a pirate.", [], "什么是注意力？")[0]["content"] == "Answer like a pirate."
+    assert build_messages(DEFAULT_SYSTEM_PROMPT, [], "注意力とは何ですか？")[0]["content"] == DEFAULT_SYSTEM_PROMPT  # Japanese
 
 
 def test_reply_streams_a_growing_text_and_ends_with_stats(service: ChatService) -> None:

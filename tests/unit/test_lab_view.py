@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from lmdemo.settings import Settings
@@ -43,7 +45,7 @@ def test_byte_pieces_are_shown_as_text_or_bytes_and_unknown_characters_are_expla
     from lmdemo.models.coverage import coverage
 
     page = tokens_html("GPT-style (BPE)", bpe, coverage(AutoTokenizer.from_pretrained(tiny_llama_dir), "大 hi"))
-    assert "all 3 characters known" in page
+    assert "all 3 letters known" in page  # 大, h, i
     assert ">e5<sub>" in page and ">␣<sub>" in page and ">å<sub>" not in page
     from lmdemo.lab.introspect import Token
 
@@ -51,4 +53,7 @@ def test_byte_pieces_are_shown_as_text_or_bytes_and_unknown_characters_are_expla
     from lmdemo.models.coverage import Coverage
 
     page = tokens_html("BERT-style (WordPiece)", unknown, Coverage(1, 1, "大"))
-    assert "1 token(s) unknown to this model" in page and "0 of 1 characters known (100% unknown: 大)" in page
+    assert "1 token(s) unknown to this model" in page and "0 of 1 letters known (100% unknown: 大)" in page
+    chinese = SimpleNamespace(headers={"accept-language": "zh-CN"})
+    page = tokens_html("BERT 式（WordPiece）", unknown, Coverage(4, 3, "自 注 意"), chinese)
+    assert "1 个 token" in page and "4 个字中认识 1 个（75% 不认识：自 注 意）" in page

@@ -57,8 +57,10 @@ def test_the_service_picks_setfit_only_with_enough_examples_and_closing_cancels(
         def embed(self, texts, progress=None):
             return encoder.encode(list(texts), normalize_embeddings=True)
 
-        def tokenizer(self):
-            return encoder.tokenizer
+        def coverage(self, texts):
+            from lmdemo.models.coverage import coverage
+
+            return coverage(encoder.tokenizer, texts)
 
         def name(self) -> str:
             return "tiny"
