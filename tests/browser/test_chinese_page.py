@@ -24,12 +24,17 @@ Transformer 用多头注意力并行计算多组注意力权重。
 
 
 @contextmanager
-def _page_in(browser, locale: str, url: str) -> Iterator:
-    """A page opened at `url` by a browser whose language is `locale`."""
+def _page_in(browser, locale: str, url: str, tagline: str, tabs: tuple[str, ...], absent: str) -> Iterator:
+    """The page opened at `url` by a browser whose language is `locale`, once it shows `tagline`,
+    checked to have `tabs` and not the `absent` tab of the other language."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
     try:
         page = context.new_page()
         page.goto(url)
+        page.get_by_text(tagline).wait_for(timeout=30000)
+        for name in tabs:
+            assert page.get_by_role("tab", name=name, exact=True).count() == 1, name
+        assert page.get_by_role("tab", name=absent).count() == 0
         yield page
     finally:
         context.close()
@@ -39,11 +44,8 @@ def test_a_chinese_browser_gets_the_chinese_page_and_cited_answers(browser, runn
                                                                    tmp_path: Path) -> None:
     doc = tmp_path / "注意力.md"
     doc.write_text(ATTENTION_MD, encoding="utf-8")
-    with _page_in(browser, "zh-CN", running_app.url) as page:
-        page.get_by_text("在浏览器里使用语言模型").wait_for(timeout=30000)
-        for name in ("对话", "文档问答", "任务实验", "模型内部", "模型"):
-            assert page.get_by_role("tab", name=name, exact=True).count() == 1, name
-        assert page.get_by_role("tab", name="Document QA").count() == 0
+    with _page_in(browser, "zh-CN", running_app.url, "在浏览器里使用语言模型",
+                  ("对话", "文档问答", "任务实验", "模型内部", "模型"), "Document QA") as page:
         page.get_by_role("tab", name="文档问答").click()
         page.locator("input[type=file]").first.set_input_files(str(doc))
         page.get_by_role("button", name="建立索引").click()
@@ -69,11 +71,8 @@ def test_a_chinese_browser_gets_the_chinese_page_and_cited_answers(browser, runn
 
 
 def test_an_english_browser_gets_the_english_page(browser, running_app: RunningApp) -> None:
-    with _page_in(browser, "en-US", running_app.url) as page:
-        page.get_by_text("Language models in your browser").wait_for(timeout=30000)
-        for name in ("Chat", "Document QA", "Playground", "Lab", "Models"):
-            assert page.get_by_role("tab", name=name, exact=True).count() == 1, name
-        assert page.get_by_role("tab", name="文档问答").count() == 0
+    with _page_in(browser, "en-US", running_app.url, "Language models in your browser",
+                  ("Chat", "Document QA", "Playground", "Lab", "Models"), "文档问答") as page:
         page.get_by_role("tab", name="Playground").click()
         page.get_by_role("button", name="Classify", exact=True).wait_for(timeout=10000)
         assert page.get_by_label("Text to classify").count() == 1
