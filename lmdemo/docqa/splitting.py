@@ -1,8 +1,8 @@
 """Split documents into passages that fit the encoder, remembering where each came from.
 
 Sizes are counted with the encoder's own tokenizer (it truncates at its max length, so a
-passage that is too long would be embedded only in part). Markdown splits at headings
-first, and every passage records its heading path, page and character span in the source.
+passage that is too long would be embedded only in part). Every passage records its heading
+path (Markdown), page and character span in the source.
 """
 
 from __future__ import annotations
@@ -18,6 +18,22 @@ from typing import Any
 from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
 from lmdemo.docqa.loaders import LoadedDocument
+
+# After paragraphs and lines, a passage ends at a sentence mark of Chinese and Japanese (after a
+# closing quote that follows it), which has no space after it: without this, a long Chinese
+# paragraph was cut wherever the token budget ran out, mid-sentence.
+CJK_SENTENCE_END = r"(?<=[。！？；…][”’」』])|(?<=[。！？；…])(?![”’」』])"
+
+
+def separators(markdown: bool) -> list[str]:
+    """Where passages may end, best first, as regular expressions: langchain's own separators read
+    literally, as langchain reads them by default (so English passages are exactly what they were),
+    and the Chinese sentence end before the space."""
+    base = RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN) if markdown else [
+        "\n\n", "\n", " ", ""]
+    at = base.index(" ")
+    return [*map(re.escape, base[:at]), CJK_SENTENCE_END, *map(re.escape, base[at:])]
+
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
@@ -82,7 +98,8 @@ class Splitter:
             chunk_size=self.chunk_tokens,
             chunk_overlap=self._overlap,
             length_function=functools.lru_cache(maxsize=None)(self._count),
-            separators=RecursiveCharacterTextSplitter.get_separators_for_language(Language.MARKDOWN) if markdown else None,
+            separators=separators(markdown),
+            is_separator_regex=True,
             strip_whitespace=True,
         )
 

@@ -78,3 +78,12 @@ def test_a_large_single_page_document_has_exact_offsets(tokenizer) -> None:
     assert len(passages) > 1000
     assert all(text[p.start:p.end] == p.text for p in passages)
     assert all(a.start < b.start for a, b in zip(passages, passages[1:]))
+
+
+def test_chinese_passages_end_at_sentence_marks(tokenizer) -> None:
+    sentence = "自注意力机制让每个词都能看到其他词。它是模型的核心！“注意力就是一切。”为什么有效？"
+    doc = document_from_text("zh.txt", sentence * 12)
+    passages = Splitter(tokenizer, chunk_tokens=40, overlap_tokens=0).split(doc)
+    assert len(passages) > 3
+    assert all(p.text[-1] in "。！？”" for p in passages), [p.text[-3:] for p in passages]
+    assert all(doc.pages[0].text[p.start:p.end] == p.text for p in passages)
