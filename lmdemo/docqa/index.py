@@ -167,14 +167,19 @@ class DocumentIndex:
             self.error = why
             self._filled.notify_all()
 
-    def search_status(self) -> str:
-        """What search can do now, for the tab: "keyword search ready; semantic search 40%"."""
+    def search_status(self, chinese: bool = False) -> str:
+        """What search can do now, for the tab: "keyword search ready; semantic search 40%" (or in Chinese)."""
         total = len(self.passages)
         if self.ready:
-            return "keyword and semantic search ready" if total else "no documents"
+            if not total:
+                return "还没有文档" if chinese else "no documents"
+            return "关键词检索和语义检索均已就绪" if chinese else "keyword and semantic search ready"
         if self.error:
-            return f"keyword search ready; semantic search failed ({self.error})"
-        return f"keyword search ready; semantic search {int(100 * self.embedded / total)}% ({self.embedded:,} of {total:,} passages)"
+            return (f"关键词检索已就绪；语义检索失败（{self.error}）" if chinese
+                    else f"keyword search ready; semantic search failed ({self.error})")
+        percent = int(100 * self.embedded / total)
+        return (f"关键词检索已就绪；语义检索 {percent}%（{self.embedded:,}/{total:,} 个段落）" if chinese else
+                f"keyword search ready; semantic search {percent}% ({self.embedded:,} of {total:,} passages)")
 
     def cancel(self) -> None:
         """Stop embedding for this index (its user removed the documents)."""

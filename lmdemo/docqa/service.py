@@ -61,7 +61,9 @@ class DocQAConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
 
 
-def _passages(count: int) -> str:
+def _passages(count: int, chinese: bool = False) -> str:
+    if chinese:
+        return f"{count} 个段落"
     return f"{count} passage" if count == 1 else f"{count} passages"
 
 
@@ -72,12 +74,13 @@ class IngestReport:
     added: list[tuple[str, int]]
     errors: list[str]
     total_passages: int
-    search: str = ""  # what search can do now (semantic search may still be on its way)
+    search: tuple[str, str] = ("", "")  # what search can do now (semantic search may still be on its way), en / zh
 
-    def summary(self) -> str:
-        lines = [f"✓ {name}: {_passages(count)}" for name, count in self.added]
+    def summary(self, chinese: bool = False) -> str:
+        lines = [f"✓ {name}: {_passages(count, chinese)}" for name, count in self.added]
         lines += [f"✗ {error}" for error in self.errors]
-        lines.append(f"{_passages(self.total_passages)} indexed in total; {self.search}.")
+        total = _passages(self.total_passages, chinese)
+        lines.append(f"共索引 {total}；{self.search[1]}。" if chinese else f"{total} indexed in total; {self.search[0]}.")
         return "\n".join(lines)
 
 
@@ -227,7 +230,7 @@ class DocQAService:
                 errors.append(str(error))
         added = self.ingest_documents(index, documents, report, wait) if documents else []
         report(1.0, "done")
-        return IngestReport(added, errors, len(index), index.search_status())
+        return IngestReport(added, errors, len(index), (index.search_status(), index.search_status(chinese=True)))
 
     def retrieve(self, index: DocumentIndex, query: str, k: int | None = None, mode: Mode | None = None) -> list[Hit]:
         return self.retrieve_many(index, [query], k, mode)[0]
@@ -252,7 +255,7 @@ class DocQAService:
         if mode == "bm25":
             return mode, ""
         if not index.ready:
-            return "bm25", how(query, "vectors_pending", status=index.search_status())
+            return "bm25", how(query, "vectors_pending", status=index.search_status(is_chinese(query)))
         read = self._embedder.coverage(query) if mode == "hybrid" else None
         if read is not None and read.poor:
             return "bm25", how(query, "unreadable", encoder=self._embedder.name(), share=read.share_unknown)

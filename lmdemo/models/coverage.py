@@ -57,13 +57,20 @@ def coverage(tokenizer: Any, texts: str | Iterable[str], examples: int = 8) -> C
     return Coverage(sum(counts.values()), sum(counts[ch] for ch in unknown), " ".join(unknown[:examples]))
 
 
-ENCODER_REMEDY = "Load a multilingual encoder in the Models tab ({encoders}), or use the n-gram baseline, which reads any language."
+# What to use instead, in English and Chinese (a Chinese text gets the Chinese explanation).
+ENCODER_REMEDY = ("Load a multilingual encoder in the Models tab ({encoders}), or use the n-gram baseline, which "
+                  "reads any language.", "请在“模型”页加载多语言编码器（{encoders}），或使用适用于任何语言的 n-gram 基线。")
 
 
-def unreadable(model: str, read: Coverage, remedy: str = ENCODER_REMEDY) -> str:
-    """Why `model`'s output for a text it cannot read is not shown, and what to use instead."""
+def unreadable(model: tuple[str, str], read: Coverage, remedy: tuple[str, str] = ENCODER_REMEDY,
+               chinese: bool = False) -> str:
+    """Why the output of `model` (named in English and Chinese) for a text it cannot read is not
+    shown, and what to use instead."""
     from lmdemo.models.catalog import multilingual_encoders
 
-    return (f"{model} does not know {read.share_unknown:.0%} of the characters of this text "
-            f"({read.unknown_examples}), so its scores would be guesses. "
-            + remedy.format(encoders=", ".join(multilingual_encoders())))
+    encoders = ", ".join(multilingual_encoders())
+    if chinese:
+        return (f"{model[1]}不认识这段文字中 {read.share_unknown:.0%} 的字符（{read.unknown_examples}），"
+                f"它给出的分数只会是猜测。" + remedy[1].format(encoders=encoders))
+    return (f"{model[0]} does not know {read.share_unknown:.0%} of the characters of this text "
+            f"({read.unknown_examples}), so its scores would be guesses. " + remedy[0].format(encoders=encoders))

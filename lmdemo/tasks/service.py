@@ -37,6 +37,7 @@ from lmdemo.tasks.ngram import NgramClassifier
 from lmdemo.tasks.setfit_few_shot import train_setfit, wants_setfit
 from lmdemo.tasks.summarize import abstractive, extractive
 from lmdemo.text import clean_user_text
+from lmdemo.words import is_chinese
 
 if TYPE_CHECKING:
     from lmdemo.docqa.index import Embedder
@@ -165,20 +166,23 @@ class ClassifyService:
             raise UserError("Type some text to classify.")
         return cleaned
 
-    def _refuse_unread(self, texts: Sequence[str], tokenizer: Any = None, model: str = "",
-                       remedy: str = ENCODER_REMEDY) -> None:
-        """A clear refusal instead of a confident answer from a model that cannot read the text
-        (the encoder, or the model with `tokenizer`)."""
+    def _refuse_unread(self, texts: Sequence[str], tokenizer: Any = None, model: tuple[str, str] | None = None,
+                       remedy: tuple[str, str] = ENCODER_REMEDY) -> None:
+        """A clear refusal, in the text's language, instead of a confident answer from a model that
+        cannot read the text (the encoder, or the model with `tokenizer`)."""
         read = self._embedder.coverage(texts) if tokenizer is None else coverage(tokenizer, texts)
         if read.poor:
-            raise UserError(unreadable(model or f"The encoder {self._embedder.name()}", read, remedy))
+            name = self._embedder.name()
+            raise UserError(unreadable(model or (f"The encoder {name}", f"编码器 {name} "), read, remedy,
+                                       chinese=is_chinese(" ".join(texts[:20]))))
 
     def zero_shot(self, texts: Sequence[str], labels: Sequence[Label]) -> list[Prediction]:
         texts = self._texts(texts)
         if self._nli is not None:
             nli = self._nli()
-            self._refuse_unread(texts, nli.tokenizer, "The zero-shot (NLI) model",
-                                "Set a multilingual NLI model with --zero-shot-model, or use the n-gram baseline.")
+            self._refuse_unread(texts, nli.tokenizer, ("The zero-shot (NLI) model", "零样本（NLI）模型"),
+                                ("Set a multilingual NLI model with --zero-shot-model, or use the n-gram baseline.",
+                                 "请用 --zero-shot-model 设置多语言 NLI 模型，或使用 n-gram 基线。"))
             return nli_zero_shot(nli, texts, labels)
         self._refuse_unread(texts)
         return zero_shot(self._embedder.embed, texts, labels)
@@ -233,8 +237,10 @@ class ClassifyService:
 
     def fine_tuned(self, model: TrainedClassifier, texts: Sequence[str]) -> list[Prediction]:
         texts = self._texts(texts)
-        self._refuse_unread(texts, model.tokenizer, f"The fine-tuned {model.base or 'model'}",
-                            "Classify it with the n-gram baseline, or fine-tune a multilingual encoder.")
+        base = model.base or "model"
+        self._refuse_unread(texts, model.tokenizer, (f"The fine-tuned {base}", f"微调后的 {base} "),
+                            ("Classify it with the n-gram baseline, or fine-tune a multilingual encoder.",
+                             "请用 n-gram 基线分类，或微调一个多语言编码器。"))
         return model.predict(texts)
 
     def train_ngram(self, data: LabelledTexts) -> NgramClassifier:

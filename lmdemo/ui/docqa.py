@@ -18,7 +18,7 @@ from lmdemo.docqa.service import ANSWER_MODES
 from lmdemo.errors import UserError
 from lmdemo.ui.chat import sampling
 from lmdemo.ui.guard import guard
-from lmdemo.ui.i18n import say, t
+from lmdemo.ui.i18n import language, say, t
 from lmdemo.ui.throttle import throttled
 from lmdemo.words import has_han
 
@@ -63,7 +63,7 @@ def _documents_markdown(index: Any, request: gr.Request | None = None) -> Any:
     for passage in index.passages:
         counts[passage.source] = counts.get(passage.source, 0) + 1
     files = "\n".join(f"- **{name}**: {say(request, 'docqa.passages', n=n) if n != 1 else say(request, 'docqa.passage')}" for name, n in counts.items())
-    return f"*{index.search_status()}*\n\n{files}"
+    return f"*{index.search_status(language(request) == 'zh')}*\n\n{files}"
 
 
 def _documents_and_timer(index: Any, request: gr.Request) -> tuple[Any, gr.Timer]:
@@ -124,7 +124,7 @@ def build_docqa_tab(services: "Services") -> None:
                 for path in present:
                     path.unlink(missing_ok=True)
             record.update(files=len(present), passages=len(index))
-            return report.summary(), index
+            return report.summary(language(request) == "zh"), index
 
     def ask(
         query: str, index: Any, retrieval: str, k: float, mode: str = docqa.config.answer_mode,

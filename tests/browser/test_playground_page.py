@@ -30,7 +30,7 @@ def test_few_shot_then_fine_tune_then_classify(page, running_app: RunningApp, tm
     csv.write_text("text,label\n" + "".join(f'"{t}",{lab}\n' for t, lab in ROWS * 3))
     page.get_by_text("Fine-tune on your CSV (text,label)").click()
     page.locator("input[type=file][accept='.csv']").set_input_files(str(csv))
-    page.get_by_text("train.csv").first.wait_for(timeout=30000)
+    page.get_by_text("train.csv").first.wait_for(timeout=60000)
     page.get_by_role("button", name="Fine-tune", exact=True).click()
     page.get_by_text("Held-out accuracy").wait_for(timeout=120000)
     assert page.locator("table.lm-confusion tr").count() == 3

@@ -40,9 +40,12 @@ def test_the_threshold_separates_a_stray_symbol_from_a_script_the_model_cannot_r
 
 
 def test_the_message_names_the_model_the_share_and_multilingual_encoders(wordpiece) -> None:
-    message = unreadable("The encoder tiny", coverage(wordpiece, "自注意力"))
+    message = unreadable(("The encoder tiny", "编码器 tiny "), coverage(wordpiece, "自注意力"))
     assert message.startswith("The encoder tiny does not know 100% of the characters")
     assert all(spec in message for spec in multilingual_encoders())
-    other = unreadable("The NLI model", coverage(wordpiece, "自注意力"), "Set a multilingual NLI model.")
-    assert other.endswith("guesses. Set a multilingual NLI model.")
+    other = unreadable(("The NLI model", "NLI 模型"), coverage(wordpiece, "自注意力"), ("Set an NLI model.", "请设置。"))
+    assert other.endswith("guesses. Set an NLI model.")
+    chinese = unreadable(("The NLI model", "NLI 模型"), coverage(wordpiece, "自注意力"), ("Set an NLI model.", "请设置。"),
+                         chinese=True)
+    assert chinese == "NLI 模型不认识这段文字中 100% 的字符（自 注 意 力），它给出的分数只会是猜测。请设置。"
     assert "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2" in multilingual_encoders()

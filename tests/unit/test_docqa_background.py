@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from lmdemo.docqa.index import DocumentIndex
 from lmdemo.docqa.loaders import document_from_text
+from lmdemo.docqa.splitting import Passage
 from lmdemo.docqa.service import DocQAConfig, DocQAService
 from lmdemo.models.pool import ModelPool
 from lmdemo.models.types import SamplingParams
@@ -99,3 +101,16 @@ def test_the_pool_counts_a_reply_as_foreground_until_it_ends() -> None:
     assert not pool.foreground.wait_idle(0.2)
     stream.close()
     assert pool.foreground.wait_idle(0.2)
+
+
+def test_the_search_status_and_the_ingest_report_speak_chinese_when_asked() -> None:
+    from lmdemo.docqa.service import IngestReport
+
+    index = DocumentIndex()
+    assert index.search_status(chinese=True) == "还没有文档"
+    index.add([Passage("自注意力。", "a.md", None, "", 0, 5), Passage("多头。", "a.md", None, "", 5, 8)])
+    assert index.search_status(chinese=True) == "关键词检索已就绪；语义检索 0%（0/2 个段落）"
+    report = IngestReport([("a.md", 2)], ["b.pdf: encrypted"], 2, (index.search_status(), index.search_status(True)))
+    assert report.summary() == ("✓ a.md: 2 passages\n✗ b.pdf: encrypted\n"
+                                "2 passages indexed in total; keyword search ready; semantic search 0% (0 of 2 passages).")
+    assert report.summary(chinese=True).endswith("共索引 2 个段落；关键词检索已就绪；语义检索 0%（0/2 个段落）。")
