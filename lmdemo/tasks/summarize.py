@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-
 from lmdemo.errors import UserError
 from lmdemo.models.types import SamplingParams
 from lmdemo.text import STOPWORDS, clean_user_text
@@ -56,8 +55,6 @@ def _prose(sentence: str) -> bool:
     letters = len(_LATIN.findall(sentence)) + sum(map(len, _HAN.findall(sentence)))
     symbols = sum(ch in "=+*/\\^_{}$|<>#`" for ch in sentence)
     return sentence[-1:] in ".!?。！？\"'”)" and letters >= 3 and symbols <= max(2, len(sentence) // 40)
-
-
 
 
 def _terms(sentence: str) -> list[str]:
