@@ -19,7 +19,7 @@ from tests.docqa_fakes import DOC, QUESTION, BagOfWords, Scripted
 def _service(chat: Scripted) -> tuple[DocQAService, object]:
     pool = ModelPool(Settings(device="cpu"), lambda manager: chat)  # the app's pool (and its guard), nothing loaded
     service = DocQAService(BagOfWords(), pool, DocQAConfig(chunk_tokens=40, overlap_tokens=0, top_k=3,
-                                                                min_relevance=0.0))
+                                                                min_relevance=0.0, relative_floor=0.0))
     index = service.new_index()
     service.ingest_documents(index, [document_from_text("zorblat.md", DOC)])
     return service, index
@@ -110,3 +110,19 @@ def test_hybrid_search_leaves_out_an_encoder_that_cannot_read_the_question() -> 
     english = _answer(service, index, QUESTION, "quote")
     assert english.how == "quoted from the passages" and "Maria Quell" in english.text
     assert service._query_mode(index, "什么是自注意力机制？", "dense")[0] == "dense"  # asked for by name: kept
+
+
+def test_another_documents_passages_far_below_the_best_are_not_given_to_the_model() -> None:
+    pool = ModelPool(Settings(device="cpu"), lambda manager: Scripted("unused"))
+    other = "Penguins live on the ice shelf near the station and eat fish."
+    for floor in (0.0, 0.99):
+        service = DocQAService(BagOfWords(), pool, DocQAConfig(chunk_tokens=40, overlap_tokens=0, top_k=4,
+                                                                    min_relevance=0.0, relative_floor=floor))
+        index = service.new_index()
+        service.ingest_documents(index, [document_from_text("zorblat.md", DOC), document_from_text("penguins.md", other)])
+        hits = service.retrieve(index, QUESTION)
+        kept = service._relevant(hits, keywords_only=False)
+        sources = {h.passage.source for h in kept}
+        assert hits[0].passage.source == "zorblat.md" and "penguins.md" in {h.passage.source for h in hits}
+        assert sources == ({"zorblat.md", "penguins.md"} if floor == 0 else {"zorblat.md"})
+        assert [h for h in kept if h.passage.source == "zorblat.md"] == [h for h in hits if h.passage.source == "zorblat.md"]
