@@ -87,3 +87,18 @@ def test_chinese_passages_end_at_sentence_marks(tokenizer) -> None:
     assert len(passages) > 3
     assert all(p.text[-1] in "。！？”" for p in passages), [p.text[-3:] for p in passages]
     assert all(doc.pages[0].text[p.start:p.end] == p.text for p in passages)
+
+
+def test_a_title_and_heading_are_never_a_passage_alone(tokenizer) -> None:
+    """A title and "## Abstract" before a long abstract: the first passage carries the abstract's
+    first sentences too, within the budget, and no passage is headings alone."""
+    abstract = " ".join(f"Sentence {j} says the lake sensors drift in winter." for j in range(40))
+    text = f"# Drifting lake sensors\n\n## Abstract\n\n{abstract}\n\n## Method\n\n{abstract}\n"
+    passages = Splitter(tokenizer, chunk_tokens=60, overlap_tokens=10).split(document_from_text("d.md", text))
+    assert passages[0].start == 0 and "Sentence 0 says" in passages[0].text
+    assert passages[0].heading == "Drifting lake sensors › Abstract"
+    for p in passages:
+        assert any(not line.startswith("#") for line in p.text.splitlines() if line.strip()), p.text
+        assert len(tokenizer(p.text, add_special_tokens=False)["input_ids"]) <= 60
+        assert text[p.start:p.end] == p.text
+    assert all(a.start < b.start and a.end < b.end for a, b in zip(passages, passages[1:]))
