@@ -62,6 +62,7 @@ def docqa_config(settings: Settings) -> DocQAConfig:
         top_k=settings.docqa_top_k,
         mode=settings.docqa_mode,
         min_relevance=settings.docqa_min_relevance,
+        answer_sentences=settings.docqa_answer_sentences,
         max_file_mb=settings.max_upload_mb,
     )
 

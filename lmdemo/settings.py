@@ -129,6 +129,7 @@ class Settings:
     docqa_top_k: Annotated[int, Field(ge=1, le=20)] = 4
     docqa_mode: RetrievalMode = "hybrid"
     docqa_min_relevance: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.25  # a cosine similarity
+    docqa_answer_sentences: NonNegative = 2  # a generated answer ends after this many sentences; 0: no limit
     trust_remote_code: bool = False
 
     @property

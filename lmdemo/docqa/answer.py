@@ -55,7 +55,16 @@ def how(question: str, key: str, **values: object) -> str:
 
 _CITATION = re.compile(r"\s*\[(\d{1,3})\]")  # with the space before it, which goes when it is dropped
 _CITATION_GROUP = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")  # "[1, 2]", as models often write
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
+# A sentence of an answer with the citation markers after its end ("… in 1987. [1]", as models write them).
+_SENTENCE = re.compile(r"\S.*?(?:(?<=[.!?])(?:\s*\[\d{1,3}\])*(?=\s|$)|(?<=[。！？；])(?:\s*\[\d{1,3}\])*|$)", re.DOTALL)
+# A sentence's end with its citation markers, seen once the next sentence has begun ("1." of a list
+# is no end; "e.g." is one, rarely).
+_SENTENCE_END = re.compile(
+    r"(?:(?<!\s)(?<!^\d)(?<!\s\d)(?<!\s\d\d)[.!?](?=(?:\s*\[[\d,\s]{1,12}\])*\s+[A-Z0-9\"'(*])|[。！？](?=(?:\s*\[[\d,\s]{1,12}\])*\s*[^\s\[]))"
+    r"(?:\s*\[[\d,\s]{1,12}\])*"
+)
+
+
 def passage_label(hit: Hit) -> str:
     p = hit.passage
     where = f", page {p.page}" if p.page else ""
@@ -81,6 +90,15 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _BLOCK = re.compile(r"^#[^\n]*|[^\n]+(?:\n(?!\s*#)[^\n]*\S[^\n]*)*", re.MULTILINE)  # a heading line, or a paragraph
 
 
+def end_of_sentences(text: str, count: int) -> int | None:
+    """Where the first `count` sentences of a growing answer end (their citations included), once
+    another sentence has begun; None before that."""
+    for n, match in enumerate(_SENTENCE_END.finditer(text), start=1):
+        if n == count:
+            return match.end()
+    return None
+
+
 def passage_sentences(text: str) -> list[tuple[int, str]]:
     """(offset, sentence) for the whole sentences of a passage: its first piece is skipped when the
     passage starts mid-sentence, and headings, captions and fragments are left out.
@@ -102,8 +120,6 @@ def passage_sentences(text: str) -> list[tuple[int, str]]:
     return found
 
 
-
-
 def attribute(answer: str, hits: Sequence[Hit], min_overlap: float = 0.5) -> tuple[str, list[int]]:
     """The answer with checked citations, and the 1-based numbers of the passages cited.
 
@@ -115,9 +131,7 @@ def attribute(answer: str, hits: Sequence[Hit], min_overlap: float = 0.5) -> tup
     cited: list[int] = []
     sentences = []
     answer = _CITATION_GROUP.sub(lambda m: "".join(f"[{n.strip()}]" for n in m.group(1).split(",")), answer)
-    for sentence in _SENTENCE.split(answer.strip()):
-        if not sentence:
-            continue
+    for sentence in _SENTENCE.findall(answer.strip()):
         valid = [int(n) for n in _CITATION.findall(sentence) if 1 <= int(n) <= len(hits)]
         sentence = _CITATION.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "", sentence)
         if not valid:

@@ -61,3 +61,9 @@ def test_a_chinese_question_gets_chinese_instructions_and_messages() -> None:
     assert user["content"] == "谁建立了这个站？"
     assert build_messages("Who founded it?", HITS)[0]["content"].startswith("Answer the user's question")
     assert not_found("火星上有多少人？") == "文档中没有这个问题的答案。" and not_found("How many?") == NOT_FOUND
+
+
+def test_markers_after_the_full_stop_belong_to_the_sentence_before() -> None:
+    answer = "Maria Quell founded the station in 1987. [1] It has twelve sensors. [2][1]"
+    text, cited = attribute(answer, HITS)
+    assert text == answer and cited == [1, 2]

@@ -16,10 +16,11 @@ from lmdemo.settings import Settings
 from tests.docqa_fakes import DOC, QUESTION, BagOfWords, Scripted
 
 
-def _service(chat: Scripted) -> tuple[DocQAService, object]:
+def _service(chat: Scripted, answer_sentences: int = 2) -> tuple[DocQAService, object]:
     pool = ModelPool(Settings(device="cpu"), lambda manager: chat)  # the app's pool (and its guard), nothing loaded
     service = DocQAService(BagOfWords(), pool, DocQAConfig(chunk_tokens=40, overlap_tokens=0, top_k=3,
-                                                                min_relevance=0.0, relative_floor=0.0))
+                                                                min_relevance=0.0, relative_floor=0.0,
+                                                                answer_sentences=answer_sentences))
     index = service.new_index()
     service.ingest_documents(index, [document_from_text("zorblat.md", DOC)])
     return service, index
@@ -58,12 +59,37 @@ def test_auto_keeps_a_generated_answer_that_cites() -> None:
 
 def test_a_looping_generation_is_cut_and_an_echo_is_stopped() -> None:
     chat = Scripted("Maria Quell founded the station [1]. ", loop="The station has twelve sensors [2]. ")
-    service, index = _service(chat)
+    service, index = _service(chat, answer_sentences=0)
     final = _answer(service, index, QUESTION, "generate")
     assert final.text.count("twelve sensors") == 1
     messages, params = chat.prompts[-1]
     assert params.repetition_guard and "Question:" in params.stop
     assert messages[-1]["content"] == QUESTION
+
+
+@pytest.mark.parametrize("limit, kept", [(1, 1), (2, 2), (0, 4)])
+def test_a_generated_answer_ends_after_the_sentence_limit(limit: int, kept: int) -> None:
+    """The rambling reply stops being read at the limit, its citations kept; 0 reads it all."""
+    sentences = ["Maria Quell founded it in 1987. [1]", "She led it for ten years [1].",
+                 "The lake is measured hourly [2].", "Its sensors number twelve [2]."]
+    chat = Scripted(" ".join(sentences) + " And then it went on")
+    service, index = _service(chat, answer_sentences=limit)
+    final = _answer(service, index, QUESTION, "generate")
+    assert final.text == " ".join(sentences[:kept]) + ("" if limit else " And then it went on")
+    assert [s.number for s in final.sources] == ([1, 2] if kept == 4 else [1])
+    if limit:
+        assert chat.written < len(chat.reply) // 4  # the stream was closed, not read to its end
+
+
+def test_the_end_of_sentences_is_seen_once_the_next_begins() -> None:
+    from lmdemo.docqa.answer import end_of_sentences
+
+    text = "It has two parts: 1. a chain and 2. a buoy [2]. Then more"
+    assert text[:end_of_sentences(text, 1)] == "It has two parts: 1. a chain and 2. a buoy [2]."
+    assert end_of_sentences("It was founded in 1987. [1", 1) is None  # a marker may still be coming
+    assert end_of_sentences("It was founded in 1987. [1]", 1) is None
+    chinese = "它建于1987年。[1] 它有十二个传感器！[2]它"
+    assert chinese[:end_of_sentences(chinese, 2)] == "它建于1987年。[1] 它有十二个传感器！[2]"
 
 
 def test_an_unknown_mode_is_refused() -> None:
