@@ -75,3 +75,13 @@ def test_the_service_picks_setfit_only_with_enough_examples_and_closing_cancels(
     started = threading.active_count()
     stream.close()  # Cancel in the tab
     assert not any(t.name == "lmdemo-setfit" for t in threading.enumerate()), (started, threading.enumerate())
+
+
+def test_setfit_cuts_long_texts_in_its_own_copy_only(encoder) -> None:
+    """Pairs of long texts are what makes SetFit slow: its copy reads at most MAX_TOKENS; the shared encoder keeps its length."""
+    from lmdemo.tasks.setfit_few_shot import MAX_TOKENS
+
+    encoder.max_seq_length = 4 * MAX_TOKENS
+    classifier = train_setfit(encoder, TEXTS, LABELS, steps=2)
+    assert classifier.model.model_body.max_seq_length == MAX_TOKENS
+    assert encoder.max_seq_length == 4 * MAX_TOKENS
