@@ -71,7 +71,7 @@ def classification_rows(services, dataset: str, finetune: bool) -> list[dict]:
 
         recipes = [("fine-tuned, old recipe (2 epochs, 128 tokens, last epoch)",
                     TrainConfig(epochs=2, max_length=128, patience=0)),
-                   ("fine-tuned (length from the data, best of up to 4 epochs, early stopping)", TrainConfig())]
+                   ("fine-tuned (length from the data up to 128, best of up to 3 epochs, early stopping)", TrainConfig())]
         for name, config in recipes:
             measure(name, lambda config=config: classify.fine_tune(train, config),
                     lambda m: classify.fine_tuned(m, test.texts))

@@ -180,7 +180,7 @@ class TrainConfig:
     score (0: no early stopping, the last epoch is kept). `max_length` 0 sizes it from the data.
     """
 
-    epochs: int = 4
+    epochs: int = 3
     batch_size: int = 16
     learning_rate: float = 5e-5
     max_length: int = 0
@@ -253,8 +253,10 @@ class TrainedClassifier:
         return cls(model.eval(), tokenizer, classes, max_length, info, base)
 
 
-def length_for(tokenizer: Any, texts: Sequence[str], cap: int = 256) -> int:
-    """A max length that keeps 95% of the texts whole: short texts train much faster."""
+def length_for(tokenizer: Any, texts: Sequence[str], cap: int = 128) -> int:
+    """A max length that keeps 95% of the texts whole, at most `cap`: short texts train much faster.
+    (BBC articles at 256 tokens and 4 epochs: 0.984 in 994 s, where 128 tokens and 2 epochs gave
+    0.975 in 190 s.)"""
     lengths = sorted(len(ids) for ids in tokenizer(list(texts), truncation=True, max_length=cap)["input_ids"])
     wanted = lengths[min(len(lengths) - 1, int(0.95 * len(lengths)))] if lengths else cap
     return min(cap, max(16, math.ceil(wanted / 16) * 16))

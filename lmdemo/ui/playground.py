@@ -88,7 +88,7 @@ def build_playground_tab(services: "Services") -> None:
                 with gr.Accordion(t("play.fine_tune_csv"), open=False):
                     csv_file = gr.File(label=t("play.training_csv"), file_types=[".csv"], type="filepath")
                     with gr.Row():
-                        epochs = gr.Slider(1, 8, value=4, step=1, label=t("play.epochs"))
+                        epochs = gr.Slider(1, 8, value=TrainConfig().epochs, step=1, label=t("play.epochs"))
                         eight_bit = gr.Checkbox(label=t("play.eight_bit"))
                     with gr.Row():
                         train_btn = gr.Button(t("play.fine_tune"), variant="primary")

@@ -156,7 +156,7 @@ def test_training_stops_once_the_held_out_score_stops_improving_and_keeps_the_be
     best = scores.index(max(scores))
     assert len(scores) - 1 - best == 2, "two epochs without a better score, then stop"
     assert model.metrics["macro_f1"] == pytest.approx(max(scores), abs=1e-3), "the best epoch's weights are kept"
-    assert model.max_length <= 32, "sized from the data (the toy texts are a few tokens long), not 256"
+    assert model.max_length <= 32, "sized from the data (the toy texts are a few tokens long), not the cap"
 
 
 def test_cancel_stops_training(tiny_bert_dir: Path, tmp_path: Path) -> None:
@@ -214,3 +214,13 @@ def test_nli_model_drives_zero_shot_when_configured(tiny_bert_dir: Path, tmp_pat
         assert abs(sum(p.scores.values()) - 1.0) < 1e-5
     with pytest.raises(ModelLoadError, match="not an NLI model"):
         load_nli(str(tiny_bert_dir), device="cpu", cache_dir=tmp_path)
+
+
+def test_long_texts_train_at_the_cap_short_ones_at_their_length(tiny_bert_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from lmdemo.tasks.classify import length_for
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    assert length_for(tokenizer, ["the station measures the lake " * 80] * 20) == 128
+    assert length_for(tokenizer, ["a short review"] * 20) == 16
