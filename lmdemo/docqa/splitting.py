@@ -131,10 +131,13 @@ class Splitter:
         """Where a passage of headings alone should end: after as many of the sentences that
         follow as fit the budget. A chunk of a title and "## Abstract" only used to rank first for
         questions naming the paper while holding nothing to answer them with (158 of the 450
-        ACLSum dev questions)."""
-        best = end
+        ACLSum dev questions). Tokens are added up sentence by sentence (pieces cut at spaces
+        count as they would together); recounting the growing passage took 1.2 s of the 3.8 s
+        that splitting the 150 dev papers took."""
+        best, tokens = end, self._count(text[start:end])
         for match in _SENTENCE_END.finditer(text, end, min(len(text), end + 8 * self.chunk_tokens)):
-            if self._count(text[start:match.end()]) > self.chunk_tokens:
+            tokens += self._count(text[best:match.end()])
+            if tokens > self.chunk_tokens:
                 break
             best = match.end()
         return best
