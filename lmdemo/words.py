@@ -14,9 +14,12 @@ from collections.abc import Iterator
 
 from lmdemo.text import STOPWORDS
 
-_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Han characters (CJK unified ideographs, extension A, compatibility ideographs), as the body of a
+# regex character class: every module that tells Chinese from other text uses this one.
+HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HAN_RUN = re.compile(f"[{HAN}]+")
 _KANA = re.compile(r"[\u3040-\u30ff]")
-_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|\w+")
+_WORD = re.compile(f"[{HAN}]+|" + r"\w+")
 _JIEBA = threading.Lock()
 
 

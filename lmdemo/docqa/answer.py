@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from lmdemo.docqa.index import Hit
 from lmdemo.models.types import Message
-from lmdemo.words import content_words, is_chinese, words
+from lmdemo.words import HAN, content_words, is_chinese, words
 
 SYSTEM = (
     "Answer the user's question in one or two sentences, using only the numbered passages below. "
@@ -86,7 +86,7 @@ def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
 
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|(?<=[。！？])")
-_CJK = re.compile(r"[\u3400-\u9fff]")
+_CJK = re.compile(f"[{HAN}]")
 _BLOCK = re.compile(r"^#[^\n]*|[^\n]+(?:\n(?!\s*#)[^\n]*\S[^\n]*)*", re.MULTILINE)  # a heading line, or a paragraph
 
 

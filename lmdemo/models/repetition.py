@@ -15,11 +15,12 @@ import re
 from collections.abc import Iterator
 
 from lmdemo.models.types import Chunk
+from lmdemo.words import HAN
 
 NGRAM = 5
 MAX_NGRAM_REPEATS = 2  # the third occurrence is cut
 MIN_SENTENCE_WORDS = 3
-_WORD = re.compile(r"\[\d{1,3}\]|[\u3400-\u9fff\uf900-\ufaff]|\w+")
+_WORD = re.compile(r"\[\d{1,3}\]|[" + HAN + r"]|\w+")
 _PARTIAL_CITATION = re.compile(r"\[\d{0,3}$")
 _SENTENCE_END = re.compile(r"[.!?。！？]+[\"'”’)\]]*(?:\s*\[\d{1,3}\])*(?=\s|$)|[。！？]")
 

@@ -20,6 +20,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from lmdemo.errors import UserError
 from lmdemo.models.types import SamplingParams
 from lmdemo.text import STOPWORDS, clean_user_text
+from lmdemo.words import HAN
 
 if TYPE_CHECKING:
     from lmdemo.models.backend import ChatBackend
@@ -28,8 +29,8 @@ Progress = Callable[[float, str], None]
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 MAP_CHUNK_CHARS = 4000
-_LATIN = re.compile(r"[^\W\d_\u3400-\u9fff]+")
-_HAN = re.compile(r"[\u3400-\u9fff]+")
+_LATIN = re.compile(r"[^\W\d_" + HAN + "]+")
+_HAN = re.compile(f"[{HAN}]+")
 _CODE_FENCE = re.compile(r"^```.*?^```[^\n]*$", re.MULTILINE | re.DOTALL)
 
 
