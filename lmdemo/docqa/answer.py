@@ -85,6 +85,7 @@ def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
     ]
 
 
+_FINISHED = re.compile(r"[.!?。！？…\"'”’)](?:\s*\[[\d,\s]{1,12}\])*\s*$")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|(?<=[。！？])")
 _CJK = re.compile(f"[{HAN}]")
 _BLOCK = re.compile(r"^#[^\n]*|[^\n]+(?:\n(?!\s*#)[^\n]*\S[^\n]*)*", re.MULTILINE)  # a heading line, or a paragraph
@@ -97,6 +98,15 @@ def end_of_sentences(text: str, count: int) -> int | None:
         if n == count:
             return match.end()
     return None
+
+
+def whole_sentences(text: str) -> str:
+    """The answer without an unfinished last sentence (after at least one whole one): a reply ended
+    by the repetition guard or the token limit may stop mid-sentence ("… accuracy. [1] 2. The")."""
+    if _FINISHED.search(text):
+        return text
+    ends = [match.end() for match in _SENTENCE_END.finditer(text)]
+    return text[:ends[-1]] if ends else text
 
 
 def passage_sentences(text: str) -> list[tuple[int, str]]:

@@ -27,6 +27,7 @@ from lmdemo.docqa.answer import (
     not_found,
     passage_label,
     passage_sentences,
+    whole_sentences,
 )
 from lmdemo.docqa.index import DocumentIndex, Embedder, FusionConfig, Hit, Mode
 from lmdemo.docqa.loaders import IngestError, LoadedDocument, load_document
@@ -321,7 +322,7 @@ class DocQAService:
             text = ""
             for text in self._generate(question, hits, params):
                 yield AnswerUpdate(text)
-            answer, cited = attribute(text, hits)
+            answer, cited = attribute(whole_sentences(text), hits)
             made = how(question, "generated")
             if not cited and answer_mode == "auto":
                 made = how(question, "quoted_instead")

@@ -1,18 +1,20 @@
 """A repetition guard for streamed replies, whatever engine wrote them.
 
 Small models fall into loops: the same sentence again, or a phrase over and over. The guard ends
-the reply where the loop starts: at a sentence that repeats an earlier one, or at the third
-occurrence of a five-word sequence (trimmed back to the end of the last whole sentence before it).
-Text that may turn out to be such a repeat (a sentence that so far matches the start of an
-earlier one, and the last few words) is held back until it is settled, so the user never sees
-the loop. Closing the underlying stream at the cut ends generation there. A CJK character counts
+the reply where the loop starts: at a sentence that repeats an earlier one, at one that restates
+what was said (most of its words in five-word sequences said before, as in "The paper shows that
+combining systems helps. 2. The paper demonstrates that combining systems helps."), or at the
+third occurrence of a five-word sequence (trimmed back to the end of the last whole sentence
+before it). Text that may turn out to be such a repeat (a sentence that so far matches the start
+of an earlier one or holds a five-word sequence said before, and the last few words) is held back
+until it is settled, so the user never sees the loop. Closing the underlying stream at the cut ends generation there. A CJK character counts
 as a word, so Chinese loops are caught too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from lmdemo.models.types import Chunk
 from lmdemo.words import HAN
@@ -20,6 +22,11 @@ from lmdemo.words import HAN
 NGRAM = 5
 MAX_NGRAM_REPEATS = 2  # the third occurrence is cut
 MIN_SENTENCE_WORDS = 3
+# A sentence restates earlier ones when five-word sequences said before cover this share of its words,
+# and at least this many. Generated Document QA answers (90 ACLSum dev questions): 10 had such a
+# sentence; cutting them left ROUGE-L, citations and evidence as they were (0.180, 0.967, 0.867).
+RESTATED_SHARE = 0.6
+RESTATED_MIN_WORDS = 8
 _WORD = re.compile(r"\[\d{1,3}\]|[" + HAN + r"]|\w+")
 _PARTIAL_CITATION = re.compile(r"\[\d{0,3}$")
 _SENTENCE_END = re.compile(r"[.!?。！？]+[\"'”’)\]]*(?:\s*\[\d{1,3}\])*(?=\s|$)|[。！？]")
@@ -32,6 +39,19 @@ def _words(text: str) -> list[tuple[str, int, int]]:
 
 def _sentence_ends(text: str) -> list[int]:
     return [m.end() for m in _SENTENCE_END.finditer(text)]
+
+
+def _grams(words: Sequence[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1)}
+
+
+def _restates(words: Sequence[str], said: set[tuple[str, ...]]) -> bool:
+    """Whether the five-word sequences of `words` already in `said` cover most of them."""
+    covered: set[int] = set()
+    for i in range(len(words) - NGRAM + 1):
+        if tuple(words[i:i + NGRAM]) in said:
+            covered.update(range(i, i + NGRAM))
+    return len(covered) >= max(RESTATED_MIN_WORDS, RESTATED_SHARE * len(words))
 
 
 class RepetitionGuard:
@@ -47,7 +67,7 @@ class RepetitionGuard:
         if self.stopped:
             return ""
         self.text += piece
-        cut = self._loop_start(self.text)
+        cut = self._loop_start(self.text, final)
         if cut is not None:
             cut = max(cut, self._shown)  # what was shown stays shown
             self.stopped = True
@@ -58,16 +78,22 @@ class RepetitionGuard:
         shown, self._shown = self.text[self._shown:end], max(self._shown, end)
         return shown
 
-    def _loop_start(self, text: str) -> int | None:
-        """Where a loop begins: a repeated whole sentence, or the third run of a five-word sequence."""
+    def _loop_start(self, text: str, final: bool = False) -> int | None:
+        """Where a loop begins: a repeated or restating whole sentence (the unfinished last one too
+        when the reply is over), or the third run of a five-word sequence."""
         seen: set[tuple[str, ...]] = set()
+        said: set[tuple[str, ...]] = set()
         start = 0
-        for end in _sentence_ends(text):
+        ends = _sentence_ends(text)
+        if final and _words(text[ends[-1] if ends else 0:]):
+            ends.append(len(text))
+        for end in ends:
             words = tuple(w for w, _, _ in _words(text[start:end]))
             if len(words) >= MIN_SENTENCE_WORDS:
-                if words in seen:
+                if words in seen or _restates(words, said):
                     return start
                 seen.add(words)
+            said |= _grams(words)
             start = end
         words = _words(text)
         runs: dict[tuple[str, ...], list[int]] = {}
@@ -88,6 +114,8 @@ class RepetitionGuard:
         current = ends[-1] if ends else 0
         tail = tuple(w for w, _, _ in _words(_PARTIAL_CITATION.sub("", text[current:])))
         if tail:
+            if _grams(tail) & _grams([w for w, _, _ in _words(text[:current])]):
+                return current  # it may be restating what was said
             start = 0
             for end in ends:
                 earlier = tuple(w for w, _, _ in _words(text[start:end]))

@@ -67,6 +67,14 @@ def test_a_looping_generation_is_cut_and_an_echo_is_stopped() -> None:
     assert messages[-1]["content"] == QUESTION
 
 
+def test_a_sentence_restating_the_first_is_cut_with_its_unfinished_start() -> None:
+    first = "Maria Quell founded the weather station on the lake in 1987 [1]."
+    chat = Scripted(f"{first} In short, Maria Quell founded the weather station on the lake in 1987 [1].")
+    service, index = _service(chat)
+    final = _answer(service, index, QUESTION, "generate")
+    assert final.text == first and [s.number for s in final.sources] == [1]
+
+
 @pytest.mark.parametrize("limit, kept", [(1, 1), (2, 2), (0, 4)])
 def test_a_generated_answer_ends_after_the_sentence_limit(limit: int, kept: int) -> None:
     """The rambling reply stops being read at the limit, its citations kept; 0 reads it all."""
@@ -75,7 +83,7 @@ def test_a_generated_answer_ends_after_the_sentence_limit(limit: int, kept: int)
     chat = Scripted(" ".join(sentences) + " And then it went on")
     service, index = _service(chat, answer_sentences=limit)
     final = _answer(service, index, QUESTION, "generate")
-    assert final.text == " ".join(sentences[:kept]) + ("" if limit else " And then it went on")
+    assert final.text == " ".join(sentences[:kept])  # with no limit, the unfinished last one is dropped
     assert [s.number for s in final.sources] == ([1, 2] if kept == 4 else [1])
     if limit:
         assert chat.written < len(chat.reply) // 4  # the stream was closed, not read to its end

@@ -66,8 +66,32 @@ def test_a_chinese_loop_is_cut() -> None:
     assert stopped and text == "本文提出了一种新方法。这种方法效果很好。"
 
 
+def test_a_sentence_restating_an_earlier_one_is_cut_and_never_shown() -> None:
+    first = "The paper shows that combining different data driven systems leads to higher accuracy. [1]"
+    text, _, stopped = _guarded(f"The main results are:\n\n1. {first} 2. The paper demonstrates that combining "
+                                    "different data driven systems leads to higher accuracy than one. [1]")
+    # the sentence's own start may have been shown, what it restates is not (Document QA drops the start)
+    assert stopped and text.startswith(f"The main results are:\n\n1. {first} 2.")
+    assert text.count("combining") == 1 and not text.endswith("[1]")
+
+
+def test_an_unfinished_restatement_at_the_end_of_the_reply_is_cut() -> None:
+    guard = RepetitionGuard()
+    text = "It proposes a game-theoretic model of bargaining over a metaphor. Specifically, it proposes a "
+    shown = guard.feed(text) + guard.feed("game-theoretic model of bargaining over a metaphor, which is", final=True)
+    assert guard.stopped and shown == "It proposes a game-theoretic model of bargaining over a metaphor."
+
+
+def test_a_chinese_restatement_is_cut() -> None:
+    text, _, stopped = _guarded("本文提出了一种基于图的半监督翻译模型学习方法。具体来说，本文提出了一种基于图的半监督翻译模型。")
+    assert stopped and text.startswith("本文提出了一种基于图的半监督翻译模型学习方法。") and text.count("半监督") == 1
+
+
 @pytest.mark.parametrize("text", [
     "The capital of France is Paris. It is a big city. Paris is also the largest French city.",
+    "Step 1: open the file in the editor. Step 2: save the file in the editor.",
+    'The paper "Exploring Correlation of Dependency Relation Paths" studies answer extraction [1]. On TREC, '
+    '"Exploring Correlation of Dependency Relation Paths" beats the baselines by 20% in MRR [2].',
     "First, we train. Then, we test. Finally, we report the results on the test set.",
     "The model reaches 91.2 F1 [1]. The baseline reaches 88.0 F1 [2].",
     "北京是中国的首都。上海是最大的城市。",
