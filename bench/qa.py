@@ -7,7 +7,8 @@ The corpus is the 150 dev papers (../shared/eval/retrieval/aclsum-dev/corpus.jso
 Per answer mode, and for the baseline (the first two sentences of the top retrieved passage):
 ROUGE-L F1 against the human reference (citation markers removed), share whose first citation is
 the asked paper, share with an evidence sentence in a cited passage, share repeating a sentence
-or a five-word sequence three times, share echoing the prompt, seconds per question. Generating
+or a five-word sequence three times, share restating an earlier sentence (half of a sentence's
+word pairs said before it), share echoing the prompt, seconds per question. Generating
 modes are slow on a CPU: `--generate-every N` runs them on every N-th question (all modes
 are then also reported on that same subset, so the rows compare like with like).
 """
@@ -44,6 +45,18 @@ def repeats(answer: str) -> bool:
     return any(count >= 3 for count in grams.values())
 
 
+def restates(answer: str) -> bool:
+    """A sentence of 5+ words half of whose word pairs were said before it in the answer."""
+    said: set[tuple[str, ...]] = set()
+    for sentence in re.split(r"(?<=[.!?])\s+", CITATION.sub("", answer)):
+        tokens = words(sentence)
+        pairs = {tuple(tokens[i:i + 2]) for i in range(len(tokens) - 1)}
+        if len(tokens) >= 5 and len(pairs & said) >= len(pairs) / 2:
+            return True
+        said |= pairs
+    return False
+
+
 def evidence_cited(citations: list[dict], evidence: list[str], doc_id: str) -> bool:
     wanted = [{w for w in words(e) if len(w) > 2} for e in evidence]
     for citation in citations:
@@ -67,7 +80,7 @@ def score(name: str, questions: list[dict], answers: list[dict], seconds: float)
 
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
     n = len(questions)
-    rouge = first = evidence = loops = echo = 0.0
+    rouge = first = evidence = loops = restated = echo = 0.0
     for question, answer in zip(questions, answers):
         text = CITATION.sub("", answer["answer"])
         rouge += scorer.score(question["reference"], text)["rougeL"].fmeasure
@@ -75,9 +88,11 @@ def score(name: str, questions: list[dict], answers: list[dict], seconds: float)
         first += bool(cites) and cites[0]["doc_id"] == question["doc_id"]
         evidence += evidence_cited(cites, question["evidence"], question["doc_id"])
         loops += repeats(answer["answer"])
+        restated += restates(answer["answer"])
         echo += bool(ECHO.search(answer["answer"]))
     return {"method": name, "questions": n, "ROUGE-L": round(rouge / n, 4), "asked paper cited first": round(first / n, 3),
-            "evidence cited": round(evidence / n, 3), "repeats": round(loops / n, 3), "echoes": round(echo / n, 3),
+            "evidence cited": round(evidence / n, 3), "repeats": round(loops / n, 3),
+            "restates": round(restated / n, 3), "echoes": round(echo / n, 3),
             "s/question": round(seconds / n, 3)}
 
 
