@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from lmdemo.docqa.index import Hit
 from lmdemo.models.types import Message
+from lmdemo.text import SENTENCE_ENDINGS
 from lmdemo.words import HAN, content_words, is_chinese, words
 
 SYSTEM = (
@@ -85,7 +86,6 @@ def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
     ]
 
 
-_FINISHED = re.compile(r"[.!?。！？…\"'”’)](?:\s*\[[\d,\s]{1,12}\])*\s*$")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|(?<=[。！？])")
 _CJK = re.compile(f"[{HAN}]")
 _BLOCK = re.compile(r"^#[^\n]*|[^\n]+(?:\n(?!\s*#)[^\n]*\S[^\n]*)*", re.MULTILINE)  # a heading line, or a paragraph
@@ -103,7 +103,7 @@ def end_of_sentences(text: str, count: int) -> int | None:
 def whole_sentences(text: str) -> str:
     """The answer without an unfinished last sentence (after at least one whole one): a reply ended
     by the repetition guard or the token limit may stop mid-sentence ("… accuracy. [1] 2. The")."""
-    if _FINISHED.search(text):
+    if _CITATION.sub("", _CITATION_GROUP.sub("", text)).rstrip()[-1:] in SENTENCE_ENDINGS:
         return text
     ends = [match.end() for match in _SENTENCE_END.finditer(text)]
     return text[:ends[-1]] if ends else text
@@ -124,7 +124,7 @@ def passage_sentences(text: str) -> list[tuple[int, str]]:
             start = offset + len(piece)
             sentence = " ".join(piece.split())
             long_enough = len(sentence.split()) >= 6 or len(_CJK.findall(sentence)) >= 10
-            whole = not sentence[:1].islower() and sentence[-1:] in ".!?。！？\"'”)"
+            whole = not sentence[:1].islower() and sentence[-1:] in SENTENCE_ENDINGS
             if long_enough and whole and not sentence.startswith("#"):
                 found.append((block.start() + offset, sentence))
     return found

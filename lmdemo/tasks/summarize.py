@@ -19,7 +19,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from lmdemo.errors import UserError
 from lmdemo.models.types import SamplingParams
-from lmdemo.text import STOPWORDS, clean_user_text
+from lmdemo.text import SENTENCE_ENDINGS, STOPWORDS, clean_user_text
 from lmdemo.words import HAN
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def _prose(sentence: str) -> bool:
     """A sentence of words that ends like one: not a formula, a table row, a heading or code."""
     letters = len(_LATIN.findall(sentence)) + sum(map(len, _HAN.findall(sentence)))
     symbols = sum(ch in "=+*/\\^_{}$|<>#`" for ch in sentence)
-    return sentence[-1:] in ".!?。！？\"'”)" and letters >= 3 and symbols <= max(2, len(sentence) // 40)
+    return sentence[-1:] in SENTENCE_ENDINGS and letters >= 3 and symbols <= max(2, len(sentence) // 40)
 
 
 def _terms(sentence: str) -> list[str]:
