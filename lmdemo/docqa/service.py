@@ -333,7 +333,7 @@ class DocQAService:
 
     def _generate(self, question: str, hits: Sequence[Hit], params: SamplingParams) -> Iterator[str]:
         """The generated answer as it grows; loops, prompt echoes and the sentence limit end it."""
-        params = replace(params, repetition_guard=True, stop=tuple(params.stop) + ECHO_STOPS)
+        params = replace(params, repetition_guard=True, restatement_guard=True, stop=tuple(params.stop) + ECHO_STOPS)
         limit = self.config.answer_sentences
         text = ""
         stream = self._chat.stream(build_messages(question, hits), params)

@@ -252,7 +252,7 @@ class ModelPool:
                model: str | None = None) -> Iterator[Chunk]:
         with self.foreground.active(), self._chat(model).use() as backend:
             stream = backend.stream(messages, params, cancel)
-            yield from guard_repetition(stream) if params.repetition_guard else stream
+            yield from guard_repetition(stream, params.restatement_guard) if params.repetition_guard else stream
 
     # --- ModelManager, over the default chat model and the encoder ---------------------------
 

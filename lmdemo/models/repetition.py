@@ -1,13 +1,16 @@
 """A repetition guard for streamed replies, whatever engine wrote them.
 
 Small models fall into loops: the same sentence again, or a phrase over and over. The guard ends
-the reply where the loop starts: at a sentence that repeats an earlier one, at one that restates
-what was said (most of its words in five-word sequences said before, as in "The paper shows that
-combining systems helps. 2. The paper demonstrates that combining systems helps."), or at the
-third occurrence of a five-word sequence (trimmed back to the end of the last whole sentence
-before it). Text that may turn out to be such a repeat (a sentence that so far matches the start
-of an earlier one or holds a five-word sequence said before, and the last few words) is held back
-until it is settled, so the user never sees the loop. Closing the underlying stream at the cut ends generation there. A CJK character counts
+the reply where the loop starts: at a sentence that repeats an earlier one, or at the third
+occurrence of a five-word sequence (trimmed back to the end of the last whole sentence before it).
+Asked to (`restatements`, for short answers such as Document QA's), it also ends it at a sentence
+that restates what was said: most of its words in five-word sequences said before, as in "The paper
+shows that combining systems helps. 2. The paper demonstrates that combining systems helps." Not in
+chat, where comparisons are written in parallel ("Python is a high-level language with a vast
+ecosystem of libraries. Java is a high-level language with a vast ecosystem of libraries …" was cut
+at Java). Text that may turn out to be such a repeat (a sentence that so far matches the start of
+an earlier one, or holds a five-word sequence said before when restatements count, and the last
+few words) is held back until it is settled, so the user never sees the loop. Closing the underlying stream at the cut ends generation there. A CJK character counts
 as a word, so Chinese loops are caught too.
 """
 
@@ -57,7 +60,8 @@ def _restates(words: Sequence[str], said: set[tuple[str, ...]]) -> bool:
 class RepetitionGuard:
     """Feed it the reply piece by piece; it returns what may be shown and says when to stop."""
 
-    def __init__(self) -> None:
+    def __init__(self, restatements: bool = False) -> None:
+        self.restatements = restatements
         self.text = ""
         self.stopped = False
         self._shown = 0
@@ -90,7 +94,7 @@ class RepetitionGuard:
         for end in ends:
             words = tuple(w for w, _, _ in _words(text[start:end]))
             if len(words) >= MIN_SENTENCE_WORDS:
-                if words in seen or _restates(words, said):
+                if words in seen or (self.restatements and _restates(words, said)):
                     return start
                 seen.add(words)
             said |= _grams(words)
@@ -114,7 +118,7 @@ class RepetitionGuard:
         current = ends[-1] if ends else 0
         tail = tuple(w for w, _, _ in _words(_PARTIAL_CITATION.sub("", text[current:])))
         if tail:
-            if _grams(tail) & _grams([w for w, _, _ in _words(text[:current])]):
+            if self.restatements and _grams(tail) & _grams([w for w, _, _ in _words(text[:current])]):
                 return current  # it may be restating what was said
             start = 0
             for end in ends:
@@ -128,9 +132,9 @@ class RepetitionGuard:
         return min(hold, len(text))
 
 
-def guard_repetition(stream: Iterator[Chunk]) -> Iterator[Chunk]:
+def guard_repetition(stream: Iterator[Chunk], restatements: bool = False) -> Iterator[Chunk]:
     """The stream, ending (finish reason "stop") where the reply starts to loop."""
-    guard = RepetitionGuard()
+    guard = RepetitionGuard(restatements)
     try:
         for chunk in stream:
             final = chunk.finish_reason is not None

@@ -20,6 +20,7 @@ class SamplingParams:
     repetition_penalty: float = 1.1
     stop: tuple[str, ...] = ()
     repetition_guard: bool = False  # end the reply where it starts to loop (lmdemo/models/repetition.py)
+    restatement_guard: bool = False  # with it, also where a sentence restates earlier ones (short answers)
 
     def generate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for transformers' `generate`."""

@@ -63,7 +63,7 @@ def test_a_looping_generation_is_cut_and_an_echo_is_stopped() -> None:
     final = _answer(service, index, QUESTION, "generate")
     assert final.text.count("twelve sensors") == 1
     messages, params = chat.prompts[-1]
-    assert params.repetition_guard and "Question:" in params.stop
+    assert params.repetition_guard and params.restatement_guard and "Question:" in params.stop
     assert messages[-1]["content"] == QUESTION
 
 

@@ -14,8 +14,8 @@ def _pieces(text: str, size: int = 3) -> list[str]:
     return [text[i:i + size] for i in range(0, len(text), size)]
 
 
-def _guarded(text: str, size: int = 3) -> tuple[str, list[str], bool]:
-    guard = RepetitionGuard()
+def _guarded(text: str, size: int = 3, restatements: bool = False) -> tuple[str, list[str], bool]:
+    guard = RepetitionGuard(restatements)
     shown = [guard.feed(p) for p in _pieces(text, size)]
     if not guard.stopped:
         shown.append(guard.feed("", final=True))
@@ -69,22 +69,33 @@ def test_a_chinese_loop_is_cut() -> None:
 def test_a_sentence_restating_an_earlier_one_is_cut_and_never_shown() -> None:
     first = "The paper shows that combining different data driven systems leads to higher accuracy. [1]"
     text, _, stopped = _guarded(f"The main results are:\n\n1. {first} 2. The paper demonstrates that combining "
-                                    "different data driven systems leads to higher accuracy than one. [1]")
+                                "different data driven systems leads to higher accuracy than one. [1]", restatements=True)
     # the sentence's own start may have been shown, what it restates is not (Document QA drops the start)
     assert stopped and text.startswith(f"The main results are:\n\n1. {first} 2.")
     assert text.count("combining") == 1 and not text.endswith("[1]")
 
 
 def test_an_unfinished_restatement_at_the_end_of_the_reply_is_cut() -> None:
-    guard = RepetitionGuard()
+    guard = RepetitionGuard(restatements=True)
     text = "It proposes a game-theoretic model of bargaining over a metaphor. Specifically, it proposes a "
     shown = guard.feed(text) + guard.feed("game-theoretic model of bargaining over a metaphor, which is", final=True)
     assert guard.stopped and shown == "It proposes a game-theoretic model of bargaining over a metaphor."
 
 
 def test_a_chinese_restatement_is_cut() -> None:
-    text, _, stopped = _guarded("本文提出了一种基于图的半监督翻译模型学习方法。具体来说，本文提出了一种基于图的半监督翻译模型。")
+    text, _, stopped = _guarded("本文提出了一种基于图的半监督翻译模型学习方法。具体来说，本文提出了一种基于图的半监督翻译模型。",
+                                restatements=True)
     assert stopped and text.startswith("本文提出了一种基于图的半监督翻译模型学习方法。") and text.count("半监督") == 1
+
+
+def test_restatements_count_only_when_asked_for() -> None:
+    """Chat leaves parallel sentences alone; a short answer would end before the second."""
+    text = ("Python is a high-level language with a vast ecosystem of libraries and frameworks. "
+            "Java is a high-level language with a vast ecosystem of libraries and frameworks too.")
+    shown, _, stopped = _guarded(text)
+    assert not stopped and shown == text
+    shown, _, stopped = _guarded(text, restatements=True)
+    assert stopped and shown.startswith("Python is") and "frameworks too" not in shown
 
 
 @pytest.mark.parametrize("text", [
@@ -98,8 +109,9 @@ def test_a_chinese_restatement_is_cut() -> None:
 ])
 def test_ordinary_answers_pass_unchanged(text: str) -> None:
     for size in (1, 4, 50):
-        shown, _, stopped = _guarded(text, size)
-        assert not stopped and shown == text
+        for restatements in (False, True):
+            shown, _, stopped = _guarded(text, size, restatements)
+            assert not stopped and shown == text
 
 
 def test_text_is_held_back_only_while_it_could_be_a_repeat() -> None:
