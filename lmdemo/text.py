@@ -15,7 +15,7 @@ def clean_user_text(text: str) -> str:
 
 
 # The last character of a finished sentence, in English or Chinese (a closing quote or bracket too).
-SENTENCE_ENDINGS = ".!?。！？\"'”)"
+SENTENCE_ENDINGS = ".!?。！？\"'”’」』)"
 
 # English function words: left out when texts are compared by their words (citations, summaries).
 STOPWORDS = frozenset(

@@ -86,6 +86,8 @@ def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
     ]
 
 
+_ENDS_CITED = re.compile(r"\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*$")
+_LIST_NUMBER_LEFT = re.compile(r"(?<=[.!?。！？\]])\s+\d{1,2}[.)]\s*$")  # "… [1]. 2." once its item was cut
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|(?<=[。！？])")
 _CJK = re.compile(f"[{HAN}]")
 _BLOCK = re.compile(r"^#[^\n]*|[^\n]+(?:\n(?!\s*#)[^\n]*\S[^\n]*)*", re.MULTILINE)  # a heading line, or a paragraph
@@ -101,9 +103,12 @@ def end_of_sentences(text: str, count: int) -> int | None:
 
 
 def whole_sentences(text: str) -> str:
-    """The answer without an unfinished last sentence (after at least one whole one): a reply ended
-    by the repetition guard or the token limit may stop mid-sentence ("… accuracy. [1] 2. The")."""
-    if _CITATION.sub("", _CITATION_GROUP.sub("", text)).rstrip()[-1:] in SENTENCE_ENDINGS:
+    """The answer without an unfinished last sentence or a list number left alone (after at least
+    one whole sentence): a reply ended by the repetition guard or the token limit may stop
+    mid-sentence ("… accuracy. [1] 2. The"). A last sentence that ends with its citation is whole,
+    full stop or not, as small models often write it ("She led it for ten years [1]")."""
+    text = _LIST_NUMBER_LEFT.sub("", text)
+    if _ENDS_CITED.search(text) or text.rstrip()[-1:] in SENTENCE_ENDINGS:
         return text
     ends = [match.end() for match in _SENTENCE_END.finditer(text)]
     return text[:ends[-1]] if ends else text

@@ -101,6 +101,8 @@ def test_restatements_count_only_when_asked_for() -> None:
 @pytest.mark.parametrize("text", [
     "The capital of France is Paris. It is a big city. Paris is also the largest French city.",
     "Step 1: open the file in the editor. Step 2: save the file in the editor.",
+    "BERT achieves an F1 score of 91.2 on the SQuAD dev set [1]. RoBERTa achieves an F1 score of 94.6 on the "
+    "SQuAD dev set [1, 2].",
     'The paper "Exploring Correlation of Dependency Relation Paths" studies answer extraction [1]. On TREC, '
     '"Exploring Correlation of Dependency Relation Paths" beats the baselines by 20% in MRR [2].',
     "First, we train. Then, we test. Finally, we report the results on the test set.",
