@@ -72,17 +72,14 @@ def _restates(sentence: str, said: set[tuple[str, ...]], known: set[str]) -> boo
     return True
 
 
-def _said(text: str, ends: Sequence[int]) -> tuple[set[tuple[str, ...]], set[str]]:
-    """The five-word sequences of the whole sentences ending at `ends`, and their words."""
+def _said(text: str, ends: Sequence[int]) -> set[tuple[str, ...]]:
+    """The five-word sequences within the whole sentences ending at `ends` (as `_loop_start` collects them)."""
     grams: set[tuple[str, ...]] = set()
-    known: set[str] = set()
     start = 0
     for end in ends:
-        words = [w for w, _, _ in _words(text[start:end])]
-        grams |= _grams(words)
-        known.update(words)
+        grams |= _grams([w for w, _, _ in _words(text[start:end])])
         start = end
-    return grams, known
+    return grams
 
 
 class RepetitionGuard:
@@ -114,16 +111,20 @@ class RepetitionGuard:
         """Where a loop begins: a repeated or restating whole sentence (the unfinished last one too
         when the reply is over), or the third run of a five-word sequence."""
         seen: set[tuple[str, ...]] = set()
+        said: set[tuple[str, ...]] = set()
+        known: set[str] = set()
         start = 0
         ends = _sentence_ends(text)
         if final and _words(text[ends[-1] if ends else 0:]):
             ends.append(len(text))
-        for n, end in enumerate(ends):
+        for end in ends:
             words = tuple(w for w, _, _ in _words(text[start:end]))
             if len(words) >= MIN_SENTENCE_WORDS:
-                if words in seen or (self.restatements and _restates(text[start:end], *_said(text, ends[:n]))):
+                if words in seen or (self.restatements and _restates(text[start:end], said, known)):
                     return start
                 seen.add(words)
+            said |= _grams(words)
+            known.update(words)
             start = end
         words = _words(text)
         runs: dict[tuple[str, ...], list[int]] = {}
@@ -144,7 +145,7 @@ class RepetitionGuard:
         current = ends[-1] if ends else 0
         tail = tuple(w for w, _, _ in _words(_PARTIAL_CITATION.sub("", text[current:])))
         if tail:
-            if self.restatements and _grams(tail) & _said(text, ends)[0]:
+            if self.restatements and _grams(tail) & _said(text, ends):
                 return current  # it may be restating what was said
             start = 0
             for end in ends:
