@@ -14,9 +14,6 @@ def clean_user_text(text: str) -> str:
     return _CONTROL.sub("", unicodedata.normalize("NFC", text)).replace("\r\n", "\n")
 
 
-# The last character of a finished sentence, in English or Chinese (a closing quote or bracket too).
-SENTENCE_ENDINGS = ".!?。！？\"'”’」』)"
-
 # English function words: left out when texts are compared by their words (citations, summaries).
 STOPWORDS = frozenset(
     "a an and are as at be but by for from has have he her his i in is it its of on or our she that the their "

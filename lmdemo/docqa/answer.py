@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from lmdemo.docqa.index import Hit
 from lmdemo.models.types import Message
-from lmdemo.text import SENTENCE_ENDINGS
+from lmdemo.sentences import SENTENCE_ENDINGS
 from lmdemo.words import HAN, content_words, is_chinese, words
 
 SYSTEM = (
@@ -58,12 +58,6 @@ _CITATION = re.compile(r"\s*\[(\d{1,3})\]")  # with the space before it, which g
 _CITATION_GROUP = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")  # "[1, 2]", as models often write
 # A sentence of an answer with the citation markers after its end ("… in 1987. [1]", as models write them).
 _SENTENCE = re.compile(r"\S.*?(?:(?<=[.!?])(?:\s*\[\d{1,3}\])*(?=\s|$)|(?<=[。！？；])(?:\s*\[\d{1,3}\])*|$)", re.DOTALL)
-# A sentence's end with its citation markers, seen once the next sentence has begun ("1." of a list
-# is no end; "e.g." is one, rarely).
-_SENTENCE_END = re.compile(
-    r"(?:(?<!\s)(?<!^\d)(?<!\s\d)(?<!\s\d\d)[.!?](?=(?:\s*\[[\d,\s]{1,12}\])*\s+[A-Z0-9\"'(*])|[。！？](?=(?:\s*\[[\d,\s]{1,12}\])*\s*[^\s\[]))"
-    r"(?:\s*\[[\d,\s]{1,12}\])*"
-)
 
 
 def passage_label(hit: Hit) -> str:
@@ -86,32 +80,9 @@ def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
     ]
 
 
-_ENDS_CITED = re.compile(r"\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*$")
-_LIST_NUMBER_LEFT = re.compile(r"(?<=[.!?。！？\]])\s+\d{1,2}[.)]\s*$")  # "… [1]. 2." once its item was cut
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|(?<=[。！？])")
 _CJK = re.compile(f"[{HAN}]")
 _BLOCK = re.compile(r"^#[^\n]*|[^\n]+(?:\n(?!\s*#)[^\n]*\S[^\n]*)*", re.MULTILINE)  # a heading line, or a paragraph
-
-
-def end_of_sentences(text: str, count: int) -> int | None:
-    """Where the first `count` sentences of a growing answer end (their citations included), once
-    another sentence has begun; None before that."""
-    for n, match in enumerate(_SENTENCE_END.finditer(text), start=1):
-        if n == count:
-            return match.end()
-    return None
-
-
-def whole_sentences(text: str) -> str:
-    """The answer without an unfinished last sentence or a list number left alone (after at least
-    one whole sentence): a reply ended by the repetition guard or the token limit may stop
-    mid-sentence ("… accuracy. [1] 2. The"). A last sentence that ends with its citation is whole,
-    full stop or not, as small models often write it ("She led it for ten years [1]")."""
-    text = _LIST_NUMBER_LEFT.sub("", text)
-    if _ENDS_CITED.search(text) or text.rstrip()[-1:] in SENTENCE_ENDINGS:
-        return text
-    ends = [match.end() for match in _SENTENCE_END.finditer(text)]
-    return text[:ends[-1]] if ends else text
 
 
 def passage_sentences(text: str) -> list[tuple[int, str]]:

@@ -21,13 +21,11 @@ from lmdemo.docqa.answer import (
     QUOTE_SENTENCES,
     attribute,
     build_messages,
-    end_of_sentences,
     how,
     matched_terms,
     not_found,
     passage_label,
     passage_sentences,
-    whole_sentences,
 )
 from lmdemo.docqa.index import DocumentIndex, Embedder, FusionConfig, Hit, Mode
 from lmdemo.docqa.loaders import IngestError, LoadedDocument, load_document
@@ -35,6 +33,7 @@ from lmdemo.docqa.splitting import Splitter
 from lmdemo.errors import UserError
 from lmdemo.models.priority import Foreground
 from lmdemo.models.types import SamplingParams
+from lmdemo.sentences import end_of_sentences, whole_sentences
 from lmdemo.text import clean_user_text
 from lmdemo.words import is_chinese
 

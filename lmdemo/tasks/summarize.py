@@ -3,7 +3,9 @@
 Extractive scores each sentence by its similarity to the whole document in encoder space and
 by how frequent its words are in it, with a lead bias, and picks with maximal marginal relevance
 so that the summary does not repeat itself. Abstractive summarises long texts by map-reduce: each
-chunk from the text splitter is summarised, then the partial summaries are.
+chunk from the text splitter is summarised, then the partial summaries are; each summary ends
+after the sentences asked for, and the repetition guard ends one that loops or restates itself
+(20 BBC articles, 3 sentences asked: 11 repeated a sentence or phrase and 17 restated one before).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from lmdemo.errors import UserError
 from lmdemo.models.types import SamplingParams
-from lmdemo.text import SENTENCE_ENDINGS, STOPWORDS, clean_user_text
+from lmdemo.sentences import SENTENCE_ENDINGS, end_of_sentences, whole_sentences
+from lmdemo.text import STOPWORDS, clean_user_text
 from lmdemo.words import HAN
 
 if TYPE_CHECKING:
@@ -124,22 +127,30 @@ def _prompt(text: str, n_sentences: int, partial: bool) -> list[dict[str, str]]:
     ]
 
 
-def _generate(chat: ChatBackend, messages: list[dict[str, str]], params: SamplingParams) -> Iterator[str]:
+def _generate(chat: ChatBackend, messages: list[dict[str, str]], params: SamplingParams,
+              n_sentences: int) -> Iterator[str]:
+    """The summary as it grows, ended after the sentences asked for (the small model writes on
+    and on), then cut back to whole sentences (the repetition guard may end it mid-sentence)."""
     stream = chat.stream(messages, params)
     text = ""
     try:
         for chunk in stream:
             text += chunk.text
+            end = end_of_sentences(text, n_sentences)
+            if end is not None:
+                yield text[:end]
+                return
             yield text
+        yield whole_sentences(text)
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
             close()
 
 
-def _complete(chat: ChatBackend, messages: list[dict[str, str]], params: SamplingParams) -> str:
+def _complete(chat: ChatBackend, messages: list[dict[str, str]], params: SamplingParams, n_sentences: int) -> str:
     text = ""
-    for text in _generate(chat, messages, params):
+    for text in _generate(chat, messages, params, n_sentences):
         pass
     return text
 
@@ -156,7 +167,8 @@ def abstractive(
     text = clean_user_text(text).strip()
     if not text:
         raise UserError("There is no text to summarise.")
-    params = SamplingParams(temperature=0.0, max_new_tokens=60 * n_sentences + 40, repetition_penalty=1.0)
+    params = SamplingParams(temperature=0.0, max_new_tokens=60 * n_sentences + 40, repetition_penalty=1.0,
+                            repetition_guard=True, restatement_guard=True)
     splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_chars, chunk_overlap=chunk_chars // 20)
     chunks = splitter.split_text(text)
     partial = len(chunks) > 1
@@ -164,8 +176,8 @@ def abstractive(
         summaries = []
         for i, chunk in enumerate(chunks):
             report(0.9 * i / len(chunks), f"summarising part {i + 1} of {len(chunks)}")
-            summaries.append(_complete(chat, _prompt(chunk, n_sentences, False), params))
+            summaries.append(_complete(chat, _prompt(chunk, n_sentences, False), params, n_sentences))
         chunks = splitter.split_text("\n\n".join(summaries)) or [""]
     report(0.9, "writing the summary")
-    yield from _generate(chat, _prompt(chunks[0], n_sentences, partial), params)
+    yield from _generate(chat, _prompt(chunks[0], n_sentences, partial), params, n_sentences)
     report(1.0, "done")
