@@ -7,6 +7,11 @@ Document QA answers and abstractive summaries.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lmdemo.models.types import Chunk
 
 # The last character of a finished sentence, in English or Chinese (a closing quote or bracket too).
 SENTENCE_ENDINGS = ".!?。！？\"'”’」』)"
@@ -40,3 +45,22 @@ def whole_sentences(text: str) -> str:
         return text
     ends = [match.end() for match in _SENTENCE_END.finditer(text)]
     return text[:ends[-1]] if ends else text
+
+
+def reply_text(stream: Iterator[Chunk], limit: int = 0) -> Iterator[str]:
+    """A streamed reply as it grows, ended after `limit` sentences (0: no limit) with the stream
+    closed there, so generation stops; the last text is cut back to whole sentences."""
+    text = ""
+    try:
+        for chunk in stream:
+            text += chunk.text
+            end = end_of_sentences(text, limit) if limit else None
+            if end is not None:
+                yield text[:end]
+                return
+            yield text
+        yield whole_sentences(text)
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()

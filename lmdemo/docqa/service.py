@@ -33,7 +33,7 @@ from lmdemo.docqa.splitting import Splitter
 from lmdemo.errors import UserError
 from lmdemo.models.priority import Foreground
 from lmdemo.models.types import SamplingParams
-from lmdemo.sentences import end_of_sentences, whole_sentences
+from lmdemo.sentences import reply_text
 from lmdemo.text import clean_user_text
 from lmdemo.words import is_chinese
 
@@ -321,7 +321,7 @@ class DocQAService:
             text = ""
             for text in self._generate(question, hits, params):
                 yield AnswerUpdate(text)
-            answer, cited = attribute(whole_sentences(text), hits)
+            answer, cited = attribute(text, hits)
             made = how(question, "generated")
             if not cited and answer_mode == "auto":
                 made = how(question, "quoted_instead")
@@ -331,23 +331,10 @@ class DocQAService:
         yield AnswerUpdate(answer or not_found(question), sources, True, made + searched)
 
     def _generate(self, question: str, hits: Sequence[Hit], params: SamplingParams) -> Iterator[str]:
-        """The generated answer as it grows; loops, prompt echoes and the sentence limit end it."""
+        """The generated answer as it grows; loops, prompt echoes and the sentence limit end it, and
+        it ends with a whole sentence."""
         params = replace(params, repetition_guard=True, restatement_guard=True, stop=tuple(params.stop) + ECHO_STOPS)
-        limit = self.config.answer_sentences
-        text = ""
-        stream = self._chat.stream(build_messages(question, hits), params)
-        try:
-            for chunk in stream:
-                text += chunk.text
-                end = end_of_sentences(text, limit) if limit else None
-                if end is not None:
-                    yield text[:end]
-                    return
-                yield text
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
+        yield from reply_text(self._chat.stream(build_messages(question, hits), params), self.config.answer_sentences)
 
     def quote(self, question: str, hits: Sequence[Hit]) -> tuple[str, list[int]]:
         """The passages' sentences closest in meaning to the question, each cited; no generation."""

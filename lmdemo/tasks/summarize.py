@@ -21,7 +21,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from lmdemo.errors import UserError
 from lmdemo.models.types import SamplingParams
-from lmdemo.sentences import SENTENCE_ENDINGS, end_of_sentences, whole_sentences
+from lmdemo.sentences import SENTENCE_ENDINGS, reply_text
 from lmdemo.text import STOPWORDS, clean_user_text
 from lmdemo.words import HAN
 
@@ -127,30 +127,16 @@ def _prompt(text: str, n_sentences: int, partial: bool) -> list[dict[str, str]]:
     ]
 
 
-def _generate(chat: ChatBackend, messages: list[dict[str, str]], params: SamplingParams,
-              n_sentences: int) -> Iterator[str]:
+def _summary(chat: ChatBackend, messages: list[dict[str, str]], params: SamplingParams,
+             n_sentences: int) -> Iterator[str]:
     """The summary as it grows, ended after the sentences asked for (the small model writes on
-    and on), then cut back to whole sentences (the repetition guard may end it mid-sentence)."""
-    stream = chat.stream(messages, params)
-    text = ""
-    try:
-        for chunk in stream:
-            text += chunk.text
-            end = end_of_sentences(text, n_sentences)
-            if end is not None:
-                yield text[:end]
-                return
-            yield text
-        yield whole_sentences(text)
-    finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
+    and on) and with a whole sentence (the repetition guard may end it mid-sentence)."""
+    return reply_text(chat.stream(messages, params), n_sentences)
 
 
 def _complete(chat: ChatBackend, messages: list[dict[str, str]], params: SamplingParams, n_sentences: int) -> str:
     text = ""
-    for text in _generate(chat, messages, params, n_sentences):
+    for text in _summary(chat, messages, params, n_sentences):
         pass
     return text
 
@@ -179,5 +165,5 @@ def abstractive(
             summaries.append(_complete(chat, _prompt(chunk, n_sentences, False), params, n_sentences))
         chunks = splitter.split_text("\n\n".join(summaries)) or [""]
     report(0.9, "writing the summary")
-    yield from _generate(chat, _prompt(chunks[0], n_sentences, partial), params, n_sentences)
+    yield from _summary(chat, _prompt(chunks[0], n_sentences, partial), params, n_sentences)
     report(1.0, "done")

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from lmdemo.errors import UserError
-from lmdemo.tasks.summarize import extractive, sentences
+from lmdemo.models.pool import ModelPool
+from lmdemo.settings import Settings
+from lmdemo.tasks.summarize import abstractive, extractive, sentences
+from tests.docqa_fakes import Scripted
 
 TOPICS = ["river", "flood", "town", "music", "festival", "band"]
 
@@ -103,3 +106,26 @@ def test_chinese_articles_split_at_chinese_marks_and_only_prose_is_chosen() -> N
     chosen = [p for p in parts if p in summary]
     assert len(chosen) == 3 and all(p[-1] in "。！？" for p in chosen), chosen
     assert not any(mark in summary for mark in ("$$", "|", "#", "```", "softmax"))
+
+
+@pytest.mark.parametrize("reply, summary", [
+    ("The river rose. The town flooded. Rain fell for days. The band played on. The festival ended.",
+     "The river rose. The town flooded. Rain fell for days."),
+    ("河水上涨了。小镇被淹了。雨下了好几天。乐队继续演奏。音乐节结束了。人们回家了。", "河水上涨了。小镇被淹了。雨下了好几天。"),
+])
+def test_an_abstractive_summary_ends_after_the_sentences_asked_for(reply: str, summary: str) -> None:
+    chat = Scripted(reply)
+    pool = ModelPool(Settings(device="cpu"), lambda manager: chat)  # the app's pool and its guard
+    *_, final = abstractive(pool, "The river flooded the town after days of rain.", n_sentences=3)
+    assert final == summary
+    _, params = chat.prompts[-1]
+    assert params.repetition_guard and params.restatement_guard
+    assert chat.written < len(reply) / 4  # the stream was closed, not read to its end (4 characters a chunk)
+
+
+def test_a_looping_abstractive_summary_is_cut_to_whole_sentences() -> None:
+    chat = Scripted("The river flooded the town after days of heavy rain and wind. ",
+                    loop="The town was flooded by the river after days of heavy rain and wind ")
+    pool = ModelPool(Settings(device="cpu"), lambda manager: chat)
+    *_, final = abstractive(pool, "The river flooded the town after days of rain.", n_sentences=3)
+    assert final == "The river flooded the town after days of heavy rain and wind."
