@@ -103,7 +103,7 @@ def classify(args: argparse.Namespace) -> None:
             raise SystemExit(f"--mode {args.mode} needs --train TRAIN.csv")
         train = read_csv(args.train)
         if args.mode == "few-shot":
-            head = classify_service.train_few_shot(sample_shots(train, args.shots))
+            head = classify_service.train_few_shot(sample_shots(train, args.shots), aspect=args.aspect)
             predictions = classify_service.few_shot(head, test.texts)
         elif args.mode == "ngram":
             predictions = classify_service.train_ngram(train).predict(test.texts)
@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--train", type=Path, help="CSV with `text,label` for few-shot and finetune")
     c.add_argument("--labels", help="comma-separated labels for zero-shot (default: the test file's)")
     c.add_argument("--shots", type=int, default=16, help="examples per label for few-shot")
+    c.add_argument("--aspect", default="", help='what the labels describe, e.g. "sentiment": few-shot then also '
+                                                "reads each text with the chat model")
     c.add_argument("--out", type=Path, required=True)
     c.set_defaults(run=classify)
     m = commands.add_parser("summarize", help='summarise JSONL lines {"doc_id", "source"}')

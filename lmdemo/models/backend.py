@@ -10,8 +10,9 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
 from lmdemo.limits import Slots
 from lmdemo.models.generation import context_length, end_token_ids, prepare_prompt, stream_ids
 from lmdemo.models.loading import LoadedModel
@@ -42,6 +43,17 @@ class ChatBackend(Protocol):
         self, messages: Sequence[Message], params: SamplingParams, cancel: threading.Event | None = None
     ) -> Iterator[Chunk]: ...
 
+
+@runtime_checkable
+class PromptStates(Protocol):
+    """A chat backend that can also read prompts into hidden states (in-process engines only)."""
+
+    def last_token_states(self, prompts: Sequence[str]) -> np.ndarray:
+        """The model's final (normalised) hidden state at each prompt's last token: GPT-1's features
+        for a linear classifier. Prompts are raw text, not chat turns."""
+
+
+STATE_PROMPT_TOKENS = 1024  # a longer prompt keeps its last tokens
 
 ADVICE = "Try a shorter message or fewer max new tokens, or try again in a moment."
 
@@ -121,6 +133,18 @@ class LocalChatBackend(BatchedChatBackend):
         loaded = self._manager.chat()
         stop_ids = end_token_ids(loaded.tokenizer, loaded.model.generation_config)
         return BatchScheduler(loaded.model, loaded.tokenizer, stop_ids, self._batching)
+
+    def last_token_states(self, prompts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        loaded = self._load()
+        rows = []
+        with torch.inference_mode():
+            for prompt in prompts:
+                ids = loaded.tokenizer(prompt, return_tensors="pt").input_ids[:, -STATE_PROMPT_TOKENS:]
+                hidden = loaded.model(ids.to(loaded.model.device), output_hidden_states=True).hidden_states[-1]
+                rows.append(hidden[0, -1].float().cpu().numpy())
+        return np.stack(rows)
 
     def _generate(self, ids: list[int], max_new: int, params: SamplingParams, cancel: threading.Event) -> Iterator[Chunk]:
         stream = self.scheduler().submit(ids, max_new, params, cancel)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import numpy as np
 from lmdemo.errors import UserError
 from lmdemo.models.embedding import encoder_identity
 from lmdemo.models.loading import LoadedModel, ModelReport
@@ -164,6 +165,23 @@ class ModelPool:
     def backend(self, key: str | None = None) -> ChatBackend:
         """What serves a loaded chat model (the default when `key` is None)."""
         return self._chat(key).backend
+
+    def reads_states(self) -> bool:
+        """Whether the default chat model runs here, so prompts can be read into its hidden states."""
+        from lmdemo.models.backend import PromptStates
+
+        return isinstance(self._chat().backend, PromptStates)
+
+    def last_token_states(self, prompts: Sequence[str]) -> tuple[str, np.ndarray]:
+        """The default chat model's hidden state at each prompt's last token, and the model's key."""
+        from lmdemo.models.backend import PromptStates
+
+        chat = self._chat()
+        with chat.use() as backend:
+            if not isinstance(backend, PromptStates):
+                raise UserError(f"The chat model {chat.key} runs elsewhere (remote or one GPU call per reply), so its "
+                                "hidden states cannot be read here.")
+            return chat.key, backend.last_token_states(prompts)
 
     def memory_mb(self, key: str) -> float:
         """What one loaded chat model takes (its weights, and the Lab's copy if loaded)."""

@@ -34,6 +34,13 @@ from lmdemo.tasks.classify import (
 )
 from lmdemo.tasks.dataset import LabelledTexts
 from lmdemo.tasks.ngram import NgramClassifier
+from lmdemo.tasks.prompted_head import (
+    PromptedHeadClassifier,
+    States,
+    clean_aspect,
+    prompt_ending,
+    train_prompted_head,
+)
 from lmdemo.tasks.setfit_few_shot import train_setfit, wants_setfit
 from lmdemo.tasks.summarize import abstractive, extractive
 from lmdemo.text import clean_user_text
@@ -151,9 +158,12 @@ class ClassifyService:
     """
 
     def __init__(self, embedder: Embedder, settings: Settings, chat: ChatBackend, runner: ModelRunner,
-                 nli: Any = None, encoder_model: Callable[[], Any] | None = None) -> None:
-        """`encoder_model` gives the local SentenceTransformer that SetFit copies (None: no SetFit)."""
+                 nli: Any = None, encoder_model: Callable[[], Any] | None = None,
+                 prompt_states: Callable[[], States | None] | None = None) -> None:
+        """`encoder_model` gives the local SentenceTransformer that SetFit copies (None: no SetFit);
+        `prompt_states` the chat model's last-token states when it runs in this process (else None)."""
         self._encoder_model = encoder_model
+        self._prompt_states = prompt_states or (lambda: None)
         self._embedder = embedder
         self._settings = settings
         self._chat = chat
@@ -195,14 +205,19 @@ class ClassifyService:
             predictions.append(parse_chat_label(reply, labels))
         return predictions
 
-    def few_shot_stream(self, data: LabelledTexts) -> Iterator[TrainingUpdate]:
-        """Train a few-shot classifier: SetFit when every label has enough examples (and a local,
-        unquantized encoder), else a head on frozen embeddings. Closing the stream cancels SetFit.
+    def few_shot_stream(self, data: LabelledTexts, aspect: str = "") -> Iterator[TrainingUpdate]:
+        """Train a few-shot classifier; closing the stream cancels it.
+
+        When the user says what the labels describe (`aspect`, e.g. "sentiment") and the chat model
+        runs here, a head on the encoder's embeddings and the chat model's reading of each example
+        (`prompted_head`); else SetFit when every label has enough examples (and a local,
+        unquantized encoder), else a head on frozen embeddings.
 
         When the encoder cannot read the examples, an n-gram classifier is trained on them instead:
         on zh-reviews at 16 per label it reaches 0.65 in a second, where SetFit on the English
         MiniLM reached 0.62 in four minutes (bench/tasks.py)."""
         texts, labels = self._texts(data.texts), list(data.labels)
+        aspect = clean_aspect(clean_user_text(aspect))
         read = self._embedder.coverage(texts)
         if read.poor:
             yield TrainingUpdate(1.0, f"n-gram classifier trained: the encoder {self._embedder.name()} does not "
@@ -210,20 +225,32 @@ class ClassifyService:
                                       "encoder from the Models tab would let SetFit use them",
                                  NgramClassifier.train(texts, labels, holdout=0.0))
             return
+        states = self._prompt_states() if aspect else None
+        if states is not None:
+            for fraction, message, result in in_a_thread(
+                lambda report, cancel: train_prompted_head(self._embedder.embed, states, aspect, texts, labels,
+                                                           report, cancel), "lmdemo-prompted-head"
+            ):
+                yield TrainingUpdate(fraction, message if result is None else
+                                     f"head trained on the encoder's embeddings and on how the chat model reads "
+                                     f"“{prompt_ending(aspect)}”", result)
+            return
+        unused = f" (“{aspect}” is not used: the chat model does not run in this app)" if aspect else ""
         encoder = self._encoder_model() if self._encoder_model is not None and wants_setfit(labels) else None
         if encoder is None:
-            yield TrainingUpdate(1.0, "head trained on frozen embeddings",
+            yield TrainingUpdate(1.0, f"head trained on frozen embeddings{unused}",
                                  FewShotClassifier.train(self._embedder.embed, texts, labels))
             return
         for fraction, message, result in in_a_thread(
             lambda report, cancel: train_setfit(encoder, texts, labels, report, cancel), "lmdemo-setfit"
         ):
-            yield TrainingUpdate(fraction, message if result is None else "SetFit: encoder and head trained", result)
+            yield TrainingUpdate(fraction, message if result is None else f"SetFit: encoder and head trained{unused}",
+                                 result)
 
-    def train_few_shot(self, data: LabelledTexts, progress: Progress | None = None) -> Any:
+    def train_few_shot(self, data: LabelledTexts, progress: Progress | None = None, aspect: str = "") -> Any:
         """The trained few-shot classifier (for batch use)."""
         update = None
-        for update in self.few_shot_stream(data):
+        for update in self.few_shot_stream(data, aspect):
             if progress is not None:
                 progress(update.fraction, update.message)
         return update.model
@@ -233,6 +260,12 @@ class ClassifyService:
         if isinstance(head, NgramClassifier):
             return head.predict(texts)
         self._refuse_unread(texts)
+        if isinstance(head, PromptedHeadClassifier):
+            states = self._prompt_states()
+            if states is None:
+                raise UserError("This few-shot classifier needs the chat model it was trained with, which no "
+                                "longer runs in this app: train it again.")
+            return head.predict(self._embedder.embed, states, texts)
         return head.predict(self._embedder.embed, texts)
 
     def fine_tuned(self, model: TrainedClassifier, texts: Sequence[str]) -> list[Prediction]:

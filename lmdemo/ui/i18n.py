@@ -81,13 +81,20 @@ STRINGS: dict[str, tuple[str, str]] = {
     "play.mode.ngram": ("n-gram baseline (TF-IDF)", "n-gram 基线（TF-IDF）"),
     "play.scores": ("Scores", "得分"),
     "play.few": ("Few-shot: a few examples per label", "少样本：每个标签几个例子"),
-    "play.few_help": ("With 4 or more examples of every label, SetFit fine-tunes a copy of the encoder on pairs "
-                      "of them first (about a minute on a CPU); with fewer, a head is trained on the encoder's "
-                      "embeddings (a second). When the encoder cannot read the examples (Chinese for an English "
-                      "encoder), an n-gram classifier is trained on them instead.",
-                      "每个标签有 4 个或更多例子时，SetFit 先用例子两两组成的句对微调编码器的副本"
-                      "（CPU 上约一分钟）；例子更少时，只在编码器的向量上训练一个分类头（约一秒）。"
-                      "编码器读不懂这些例子时（例如英文编码器遇到中文），改为训练 n-gram 分类器。"),
+    "play.few_help": ("Say what the labels describe (sentiment, topic, …) and the chat model reads every "
+                      "example too: a head is trained on its reading and the encoder's embeddings (seconds; on "
+                      "movie reviews far better than the encoder alone). Left empty, with 4 or more examples of "
+                      "every label SetFit fine-tunes a copy of the encoder on pairs of them (about a minute on a "
+                      "CPU); with fewer, a head is trained on the encoder's embeddings (a second). When the encoder "
+                      "cannot read the examples (Chinese for an English encoder), an n-gram classifier is trained "
+                      "on them instead.",
+                      "写明标签描述的是什么（情感、主题……），聊天模型也会读每个例子：分类头在它的读法和编码器的"
+                      "向量上一起训练（几秒；在影评上远好于只用编码器）。留空时，每个标签有 4 个或更多例子，"
+                      "SetFit 先用例子两两组成的句对微调编码器的副本（CPU 上约一分钟）；例子更少时，只在编码器的"
+                      "向量上训练一个分类头（约一秒）。编码器读不懂这些例子时（例如英文编码器遇到中文），"
+                      "改为训练 n-gram 分类器。"),
+    "play.aspect": ("The labels describe the text's …", "标签描述的是文本的……"),
+    "play.aspect_placeholder": ("e.g. sentiment, topic (optional)", "例如 情感、主题（可不填）"),
     "play.train_few": ("Train few-shot", "训练少样本分类器"),
     "play.cancel": ("Cancel", "取消"),
     "play.fine_tune_csv": ("Fine-tune on your CSV (text,label)", "用你的 CSV 微调（text,label）"),

@@ -80,6 +80,7 @@ def build_playground_tab(services: "Services") -> None:
                         value=EXAMPLE_SHOTS, headers=["text", "label"], column_count=(2, "fixed"),
                         interactive=True, wrap=True,
                     )
+                    aspect = gr.Textbox(label=t("play.aspect"), placeholder=t("play.aspect_placeholder"), max_lines=1)
                     gr.Markdown(t("play.few_help"))
                     with gr.Row():
                         train_few_btn = gr.Button(t("play.train_few"))
@@ -138,12 +139,12 @@ def build_playground_tab(services: "Services") -> None:
                 raise UserError(f"mode must be one of {', '.join(MODES)}")
         return prediction.scores
 
-    def train_few(table: Any, request: gr.Request, progress: gr.Progress = gr.Progress()) -> Iterator:
+    def train_few(table: Any, described: str, request: gr.Request, progress: gr.Progress = gr.Progress()) -> Iterator:
         """Train the few-shot classifier into this session; streams progress, Cancel stops it."""
         with guard(services, "few_shot", request):
             data = _shots(table)
             update = None
-            for update in classify.few_shot_stream(data):
+            for update in classify.few_shot_stream(data, described or ""):
                 progress(update.fraction, desc=update.message)
                 yield gr.skip(), say(request, "play.training", message=update.message)
         counts = ", ".join(f"{k}: {v}" for k, v in data.counts().items())
@@ -213,7 +214,7 @@ def build_playground_tab(services: "Services") -> None:
 
     gr.on([classify_btn.click, text.submit], run_classify,
           [text, labels, mode, few_shot_state, fine_tuned_state, ngram_state], scores, api_name="classify")
-    few_event = train_few_btn.click(train_few, shots, [few_shot_state, few_status], api_visibility="private")
+    few_event = train_few_btn.click(train_few, [shots, aspect], [few_shot_state, few_status], api_visibility="private")
     cancel_few_btn.click(cancelled, None, few_status, cancels=[few_event],
                          api_visibility="private")
     train_event = train_btn.click(train, [csv_file, epochs, eight_bit],

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lmdemo.errors import UserError
@@ -138,3 +139,30 @@ def test_extractive_summaries_of_chinese_articles_are_prose_sentences(services, 
         assert sentence.rstrip("”」’\"'")[-1] in "。！？…；.!?", sentence
         assert re.search(r"[\u4e00-\u9fff]", sentence), sentence
     assert not any(mark in summary for mark in ("```", "$", "|", "#", "import", "torch.", "- "))
+
+
+REVIEWS = LabelledTexts(
+    [
+        "A moving, beautifully acted film.", "Funny, warm and wise from start to finish.",
+        "One of the best films of the year.", "The cast is wonderful and the script sparkles.",
+        "A delightful surprise that I loved.", "Smart, tender and gorgeous to look at.",
+        "A dull, lifeless mess.", "Tedious, badly written and far too long.",
+        "The worst film I have seen in years.", "The jokes fall flat and the plot makes no sense.",
+        "A boring waste of a talented cast.", "Clumsy, cheap and instantly forgettable.",
+    ],
+    ["positive"] * 6 + ["negative"] * 6,
+)
+
+
+def test_few_shot_reads_reviews_with_the_packaged_chat_model(services) -> None:
+    """Told that the labels describe sentiment, few-shot reads each text with the GGUF chat model too."""
+    from lmdemo.tasks.prompted_head import PromptedHeadClassifier
+
+    head = services.classify.train_few_shot(REVIEWS, aspect="sentiment")
+    assert isinstance(head, PromptedHeadClassifier) and head.chat_model == services.models.default_chat
+    texts = ["A triumph: gripping, heartfelt and superbly made.", "An awful, boring film with terrible acting."]
+    assert [p.label for p in services.classify.few_shot(head, texts)] == ["positive", "negative"]
+    _, alone = services.models.last_token_states(["Text: A triumph.\nThe sentiment of this text is"])
+    _, both = services.models.last_token_states(["Text: Awful.\nThe sentiment of this text is",
+                                                 "Text: A triumph.\nThe sentiment of this text is"])
+    assert alone.shape == (1, 576) and np.allclose(both[1], alone[0], atol=1e-5) and not np.allclose(both[0], both[1])

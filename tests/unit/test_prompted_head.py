@@ -1,0 +1,121 @@
+"""Few-shot with the chat model's reading of each example: the head learns from the chat model's
+states, in the prompt the user's aspect names; a switched chat model or Cancel is refused; the
+service picks it only when the user says what the labels describe and the chat model runs here."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmdemo.errors import UserError
+from lmdemo.models.backend import LocalChatBackend, PromptStates
+from lmdemo.models.manager import ModelManager
+from lmdemo.models.types import BatchingConfig
+from lmdemo.settings import Settings
+from lmdemo.tasks.classify import FewShotClassifier, TrainingCancelled
+from lmdemo.tasks.dataset import LabelledTexts
+from lmdemo.tasks.prompted_head import BATCH, PromptedHeadClassifier, prompt, train_prompted_head
+from lmdemo.tasks.service import ClassifyService
+
+GOOD = ["a good film", "good acting", "really good", "so good", "good fun", "good story", "good cast", "good end"]
+BAD = ["a bad film", "bad acting", "really bad", "so bad", "bad fun", "bad story", "bad cast", "bad end"]
+TEXTS, LABELS = GOOD + BAD, ["positive"] * 8 + ["negative"] * 8
+
+
+def noise(texts: Sequence[str]) -> np.ndarray:
+    """An encoder that cannot tell the labels apart."""
+    rng = np.random.default_rng(len(texts))
+    return rng.normal(size=(len(texts), 8))
+
+
+class FakeChat:
+    """States in which only the chat model's reading of 'good'/'bad' after the aspect's prompt tells the labels apart."""
+
+    def __init__(self, name: str = "chat-a") -> None:
+        self.name = name
+        self.prompts: list[str] = []
+
+    def __call__(self, prompts: Sequence[str]) -> tuple[str, np.ndarray]:
+        self.prompts += prompts
+        rows = [[p.count("good") - p.count("bad") if p.endswith("The sentiment of this text is") else 0.0,
+                 len(p) % 3] for p in prompts]
+        return self.name, np.array(rows, dtype=np.float32)
+
+
+def test_the_head_learns_from_the_chat_models_reading_in_the_aspects_prompt() -> None:
+    chat = FakeChat()
+    seen: list[str] = []
+    classifier = train_prompted_head(noise, chat, "sentiment", TEXTS, LABELS, lambda f, m: seen.append(m))
+    assert chat.prompts[0] == prompt("sentiment", GOOD[0]) == "Text: a good film\nThe sentiment of this text is"
+    predictions = classifier.predict(noise, chat, ["good good show", "bad bad show", "the plot was good"])
+    assert [p.label for p in predictions] == ["positive", "negative", "positive"]
+    assert all(abs(sum(p.scores.values()) - 1) < 1e-6 for p in predictions)
+    assert seen[-1] == f"the chat model read {len(TEXTS)}/{len(TEXTS)} examples"
+    with pytest.raises(UserError, match="at most 40 characters"):
+        train_prompted_head(noise, chat, "x" * 41, TEXTS, LABELS)
+
+
+def test_a_switched_chat_model_or_cancel_is_refused() -> None:
+    classifier = train_prompted_head(noise, FakeChat("chat-a"), "sentiment", TEXTS, LABELS)
+    with pytest.raises(UserError, match="chat-a.*now chat-b"):
+        classifier.predict(noise, FakeChat("chat-b"), ["good"])
+    cancel = threading.Event()
+    reads: list[int] = []
+
+    def once_then_cancel(prompts: Sequence[str]) -> tuple[str, np.ndarray]:
+        reads.append(len(prompts))
+        cancel.set()
+        return FakeChat()(prompts)
+
+    with pytest.raises(TrainingCancelled):
+        train_prompted_head(noise, once_then_cancel, "sentiment", TEXTS * 2, LABELS * 2, cancel=cancel)
+    assert reads == [BATCH]
+
+
+class Embedder:
+    def embed(self, texts: Sequence[str], progress=None) -> np.ndarray:
+        return noise(texts)
+
+    def coverage(self, texts: Sequence[str]):
+        from lmdemo.models.coverage import Coverage
+
+        return Coverage(characters=10, unknown=0)
+
+    def name(self) -> str:
+        return "noise"
+
+
+def test_the_service_reads_with_the_chat_model_only_when_told_the_aspect_and_the_chat_model_is_here() -> None:
+    chat: dict[str, FakeChat | None] = {"states": FakeChat()}
+    service = ClassifyService(Embedder(), None, None, None, prompt_states=lambda: chat["states"])  # type: ignore[arg-type]
+    data = LabelledTexts(TEXTS, LABELS)
+    updates = list(service.few_shot_stream(data, "  sentiment "))
+    assert isinstance(updates[-1].model, PromptedHeadClassifier) and updates[-1].fraction == 1.0
+    assert "The sentiment of this text is" in updates[-1].message
+    assert any("read 8/16" in u.message for u in updates)
+    assert [p.label for p in service.few_shot(updates[-1].model, ["good work", "bad work"])] == ["positive", "negative"]
+
+    assert isinstance(service.train_few_shot(data), FewShotClassifier), "no aspect: the encoder alone"
+    head = updates[-1].model
+    chat["states"] = None  # the chat model now runs remotely
+    fallback = list(service.few_shot_stream(data, "sentiment"))[-1]
+    assert isinstance(fallback.model, FewShotClassifier) and "“sentiment” is not used" in fallback.message
+    with pytest.raises(UserError, match="train it again"):
+        service.few_shot(head, ["good work"])
+
+
+def test_transformers_reads_the_last_tokens_state_of_each_prompt(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    backend = LocalChatBackend(ModelManager(Settings(chat_model=str(tiny_llama_dir), device="cpu", cache_dir=tmp_path)),
+                               BatchingConfig(kv_cache_tokens=4096))
+    assert isinstance(backend, PromptStates)
+    alone = backend.last_token_states(["Text: a good film\nThe sentiment of this text is"])
+    rows = backend.last_token_states(["Text: a bad film\nThe sentiment of this text is",
+                                      "Text: a good film\nThe sentiment of this text is"])
+    hidden = backend._load().model.config.hidden_size
+    assert alone.shape == (1, hidden) and rows.shape == (2, hidden) and rows.dtype == np.float32
+    np.testing.assert_allclose(rows[1], alone[0], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(rows[0], rows[1])
