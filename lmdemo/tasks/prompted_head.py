@@ -25,7 +25,7 @@ from lmdemo.words import is_chinese
 PROMPTS = {"en": "Text: {text}\nThe {aspect} of this text is", "zh": "文本：{text}\n这段文本的{aspect}是"}
 MAX_TEXT_CHARS = 600  # the start of a long text (about 128 tokens of English) says what it is about
 MAX_ASPECT_CHARS = 40
-BATCH = 8  # texts read between progress reports and checks for Cancel
+BATCH = 16  # texts read between progress reports and checks for Cancel (one llama.cpp decode)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 States = Callable[[Sequence[str]], tuple[str, np.ndarray]]  # prompts -> (chat model, last-token states)

@@ -165,4 +165,5 @@ def test_few_shot_reads_reviews_with_the_packaged_chat_model(services) -> None:
     _, alone = services.models.last_token_states(["Text: A triumph.\nThe sentiment of this text is"])
     _, both = services.models.last_token_states(["Text: Awful.\nThe sentiment of this text is",
                                                  "Text: A triumph.\nThe sentiment of this text is"])
-    assert alone.shape == (1, 576) and np.allclose(both[1], alone[0], atol=1e-5) and not np.allclose(both[0], both[1])
+    cosine = both @ alone[0] / np.linalg.norm(both, axis=1) / np.linalg.norm(alone[0])
+    assert alone.shape == (1, 576) and cosine[1] > 0.99 > cosine[0], "read beside another prompt, the same state"

@@ -92,11 +92,11 @@ class Embedder:
 def test_the_service_reads_with_the_chat_model_only_when_told_the_aspect_and_the_chat_model_is_here() -> None:
     chat: dict[str, FakeChat | None] = {"states": FakeChat()}
     service = ClassifyService(Embedder(), None, None, None, prompt_states=lambda: chat["states"])  # type: ignore[arg-type]
-    data = LabelledTexts(TEXTS, LABELS)
+    data = LabelledTexts(TEXTS * 2, LABELS * 2)
     updates = list(service.few_shot_stream(data, "  sentiment "))
     assert isinstance(updates[-1].model, PromptedHeadClassifier) and updates[-1].fraction == 1.0
     assert "The sentiment of this text is" in updates[-1].message
-    assert any("read 8/16" in u.message for u in updates)
+    assert any("read 16/32" in u.message for u in updates)
     assert [p.label for p in service.few_shot(updates[-1].model, ["good work", "bad work"])] == ["positive", "negative"]
 
     assert isinstance(service.train_few_shot(data), FewShotClassifier), "no aspect: the encoder alone"
