@@ -80,6 +80,8 @@ def classification_rows(services, dataset: str, finetune: bool) -> list[dict]:
         for name, config in recipes:
             measure(name, lambda config=config: classify.fine_tune(train, config),
                     lambda m: classify.fine_tuned(m, test.texts))
+        measure(f"head on the encoder and the chat model's reading (all train rows, labels describe the {aspect})",
+                lambda: classify.train_few_shot(train, aspect=aspect), lambda m: classify.few_shot(m, test.texts))
     for r in rows:
         print(json.dumps(r), flush=True)
     return rows

@@ -53,7 +53,7 @@ class PromptStates(Protocol):
         for a linear classifier. Prompts are raw text, not chat turns."""
 
 
-STATE_PROMPT_TOKENS = 1024  # a longer prompt keeps its last tokens
+STATE_PROMPT_TOKENS = 256  # a longer prompt keeps its last tokens (few-shot prompts cut the text to 600 characters)
 
 ADVICE = "Try a shorter message or fewer max new tokens, or try again in a moment."
 

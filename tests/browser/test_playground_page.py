@@ -45,6 +45,18 @@ def test_few_shot_then_fine_tune_then_classify(page, running_app: RunningApp, tm
     page.screenshot(path=str(SHOTS / "playground.png"), full_page=True)
 
 
+def test_few_shot_told_the_labels_describe_the_topic_reads_with_the_chat_model(page, running_app: RunningApp) -> None:
+    _open_playground(page, running_app)
+    page.get_by_text("Few-shot: a few examples per label").click()
+    page.get_by_label("The labels describe the text's …").fill("topic")
+    page.get_by_role("button", name="Train few-shot", exact=True).click()
+    page.get_by_text("how the chat model reads “The topic of this text is …”", exact=False).wait_for(timeout=60000)
+    page.get_by_label("few-shot", exact=True).check()
+    page.get_by_label("Text to classify").fill("The goalkeeper saved a penalty in the final minute.")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    page.locator("#classify-scores .output-class").get_by_text("sport", exact=True).wait_for(timeout=60000)
+
+
 def test_summarize_in_the_browser(page, running_app: RunningApp) -> None:
     _open_playground(page, running_app)
     page.get_by_role("tab", name="Summarize").click()
