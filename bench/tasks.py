@@ -66,9 +66,10 @@ def classification_rows(services, dataset: str, finetune: bool) -> list[dict]:
             lambda head: classify.few_shot(head, test.texts))
     # SetFit when every label has 16 examples; n-grams when the encoder cannot read them
     measure("few-shot {} (16/label)", lambda: classify.train_few_shot(shots), lambda m: classify.few_shot(m, test.texts))
-    aspect = ASPECTS.get(dataset, "")
-    measure(f"few-shot {{}} (16/label, labels describe the {aspect})",
-            lambda: classify.train_few_shot(shots, aspect=aspect), lambda m: classify.few_shot(m, test.texts))
+    aspect = ASPECTS.get(dataset, "") if services.models.reads_states() else ""
+    if aspect:
+        measure(f"few-shot {{}} (16/label, labels describe the {aspect})",
+                lambda: classify.train_few_shot(shots, aspect=aspect), lambda m: classify.few_shot(m, test.texts))
     for name, data in (("n-gram TF-IDF (16/label)", shots), ("n-gram TF-IDF (all train rows)", train)):
         measure(name, lambda data=data: classify.train_ngram(data), lambda m: m.predict(test.texts))
     if finetune:
@@ -80,8 +81,9 @@ def classification_rows(services, dataset: str, finetune: bool) -> list[dict]:
         for name, config in recipes:
             measure(name, lambda config=config: classify.fine_tune(train, config),
                     lambda m: classify.fine_tuned(m, test.texts))
-        measure(f"head on the encoder and the chat model's reading (all train rows, labels describe the {aspect})",
-                lambda: classify.train_few_shot(train, aspect=aspect), lambda m: classify.few_shot(m, test.texts))
+        if aspect:
+            measure(f"{{}} on all train rows (labels describe the {aspect})",
+                    lambda: classify.train_few_shot(train, aspect=aspect), lambda m: classify.few_shot(m, test.texts))
     for r in rows:
         print(json.dumps(r), flush=True)
     return rows

@@ -139,11 +139,11 @@ class LocalChatBackend(BatchedChatBackend):
 
         loaded = self._load()
         rows = []
-        with torch.inference_mode():
+        with torch.inference_mode(), out_of_memory_guard("reading the examples", ADVICE):
             for prompt in prompts:
                 ids = loaded.tokenizer(prompt, return_tensors="pt").input_ids[:, -STATE_PROMPT_TOKENS:]
-                hidden = loaded.model(ids.to(loaded.model.device), output_hidden_states=True).hidden_states[-1]
-                rows.append(hidden[0, -1].float().cpu().numpy())
+                out = loaded.model(ids.to(loaded.model.device), output_hidden_states=True, logits_to_keep=1)
+                rows.append(out.hidden_states[-1][0, -1].float().cpu().numpy())
         return np.stack(rows)
 
     def _generate(self, ids: list[int], max_new: int, params: SamplingParams, cancel: threading.Event) -> Iterator[Chunk]:

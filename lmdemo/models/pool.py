@@ -172,7 +172,7 @@ class ModelPool:
 
         return isinstance(self._chat().backend, PromptStates)
 
-    def last_token_states(self, prompts: Sequence[str]) -> tuple[str, np.ndarray]:
+    def read_states(self, prompts: Sequence[str]) -> tuple[str, np.ndarray]:
         """The default chat model's hidden state at each prompt's last token, and the model's key."""
         from lmdemo.models.backend import PromptStates
 

@@ -24,14 +24,14 @@ from lmdemo.tasks.classify import Prediction, Progress, TrainingCancelled, _pred
 from lmdemo.words import is_chinese
 
 PROMPTS = {"en": "Text: {text}\nThe {aspect} of this text is", "zh": "文本：{text}\n这段文本的{aspect}是"}
-MAX_TEXT_CHARS = 600  # the start of a long text (about 128 tokens of English) says what it is about
+MAX_TEXT_CHARS = 600  # the start of a long text says what it is about (~130 tokens of English)
 MAX_ASPECT_CHARS = 40
 # The head's regularisation is chosen by cross-validation among STRENGTHS (inverse strengths: the
 # more rows, the stronger it pays to regularise: movie snippets, all 2,000 rows, 0.845 at C=0.1 and
 # 0.870 at 0.003; at 16 per label all of them score alike); FEW_EXAMPLES_C when a label has one example.
 STRENGTHS = [0.003, 0.01, 0.03, 0.1, 0.3]
 FEW_EXAMPLES_C = 0.1
-BATCH = 16  # texts read between progress reports and checks for Cancel (one llama.cpp decode)
+BATCH = 16  # texts read between progress reports and checks for Cancel
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 States = Callable[[Sequence[str]], tuple[str, np.ndarray]]  # prompts -> (chat model, last-token states)
@@ -68,8 +68,8 @@ def features(embed: Embed, states: States, aspect: str, texts: Sequence[str], ch
             raise TrainingCancelled("Few-shot training cancelled; nothing was kept.")
         model, read = states([prompt(aspect, t) for t in texts[start:start + BATCH]])
         if chat_model is not None and model != chat_model:
-            raise UserError(f"This few-shot classifier was trained with the chat model {chat_model}, and the chat "
-                            f"model is now {model}: train it again.")
+            raise UserError(f"The chat model is now {model}, not {chat_model}, which read the few-shot examples: "
+                            "train the few-shot classifier again.")
         chat_model = model
         rows.append(read)
         done = min(start + BATCH, len(texts))
@@ -84,6 +84,7 @@ class PromptedHeadClassifier:
     classes: list[str]
     aspect: str
     chat_model: str
+    encoder: str  # the encoder whose embeddings the head was fitted on
     head: Any  # a scikit-learn pipeline: standardise, then logistic regression
 
     def predict(self, embed: Embed, states: States, texts: Sequence[str]) -> list[Prediction]:
@@ -92,7 +93,7 @@ class PromptedHeadClassifier:
 
 
 def train_prompted_head(embed: Embed, states: States, aspect: str, texts: Sequence[str], labels: Sequence[str],
-                        progress: Progress | None = None,
+                        encoder: str = "", progress: Progress | None = None,
                         cancel: threading.Event | None = None) -> PromptedHeadClassifier:
     """Read the examples with both models and fit the head."""
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
@@ -108,4 +109,4 @@ def train_prompted_head(embed: Embed, states: States, aspect: str, texts: Sequen
                                 use_legacy_attributes=False) if folds >= 2
            else LogisticRegression(C=FEW_EXAMPLES_C, max_iter=3000))
     head = make_pipeline(StandardScaler(), fit).fit(rows, list(labels))
-    return PromptedHeadClassifier([str(c) for c in head.classes_], aspect, chat_model, head)
+    return PromptedHeadClassifier([str(c) for c in head.classes_], aspect, chat_model, encoder, head)

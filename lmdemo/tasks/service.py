@@ -222,14 +222,16 @@ class ClassifyService:
         if read.poor:
             yield TrainingUpdate(1.0, f"n-gram classifier trained: the encoder {self._embedder.name()} does not "
                                       f"know {read.share_unknown:.0%} of the examples' characters; a multilingual "
-                                      "encoder from the Models tab would let SetFit use them",
+                                      "encoder from the Models tab would let SetFit use them"
+                                      + (f" (“{aspect}” is not used)" if aspect else ""),
                                  NgramClassifier.train(texts, labels, holdout=0.0))
             return
         states = self._prompt_states() if aspect else None
         if states is not None:
             for fraction, message, result in in_a_thread(
                 lambda report, cancel: train_prompted_head(self._embedder.embed, states, aspect, texts, labels,
-                                                           report, cancel), "lmdemo-prompted-head"
+                                                           self._embedder.name(), report, cancel),
+                "lmdemo-prompted-head",
             ):
                 yield TrainingUpdate(fraction, message if result is None else
                                      f"head trained on the encoder's embeddings and on how the chat model reads "
@@ -262,6 +264,9 @@ class ClassifyService:
         self._refuse_unread(texts)
         if isinstance(head, PromptedHeadClassifier):
             states = self._prompt_states()
+            if head.encoder != self._embedder.name():
+                raise UserError(f"The encoder is now {self._embedder.name()}, not {head.encoder}, which embedded the "
+                                "few-shot examples: train the few-shot classifier again.")
             if states is None:
                 raise UserError("This few-shot classifier needs the chat model it was trained with, which no "
                                 "longer runs in this app: train it again.")

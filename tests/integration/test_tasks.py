@@ -162,8 +162,8 @@ def test_few_shot_reads_reviews_with_the_packaged_chat_model(services) -> None:
     assert isinstance(head, PromptedHeadClassifier) and head.chat_model == services.models.default_chat
     texts = ["A triumph: gripping, heartfelt and superbly made.", "An awful, boring film with terrible acting."]
     assert [p.label for p in services.classify.few_shot(head, texts)] == ["positive", "negative"]
-    _, alone = services.models.last_token_states(["Text: A triumph.\nThe sentiment of this text is"])
-    _, both = services.models.last_token_states(["Text: Awful.\nThe sentiment of this text is",
+    _, alone = services.models.read_states(["Text: A triumph.\nThe sentiment of this text is"])
+    _, both = services.models.read_states(["Text: Awful.\nThe sentiment of this text is",
                                                  "Text: A triumph.\nThe sentiment of this text is"])
     cosine = both @ alone[0] / np.linalg.norm(both, axis=1) / np.linalg.norm(alone[0])
     assert alone.shape == (1, 576) and cosine[1] > 0.99 > cosine[0], "read beside another prompt, the same state"

@@ -49,7 +49,7 @@ class FakeChat:
 def test_the_head_learns_from_the_chat_models_reading_in_the_aspects_prompt() -> None:
     chat = FakeChat()
     seen: list[str] = []
-    classifier = train_prompted_head(noise, chat, "sentiment", TEXTS, LABELS, lambda f, m: seen.append(m))
+    classifier = train_prompted_head(noise, chat, "sentiment", TEXTS, LABELS, progress=lambda f, m: seen.append(m))
     assert chat.prompts[0] == prompt("sentiment", GOOD[0]) == "Text: a good film\nThe sentiment of this text is"
     predictions = classifier.predict(noise, chat, ["good good show", "bad bad show", "the plot was good"])
     assert [p.label for p in predictions] == ["positive", "negative", "positive"]
@@ -61,7 +61,7 @@ def test_the_head_learns_from_the_chat_models_reading_in_the_aspects_prompt() ->
 
 def test_a_switched_chat_model_or_cancel_is_refused() -> None:
     classifier = train_prompted_head(noise, FakeChat("chat-a"), "sentiment", TEXTS, LABELS)
-    with pytest.raises(UserError, match="chat-a.*now chat-b"):
+    with pytest.raises(UserError, match="now chat-b, not chat-a.*again"):
         classifier.predict(noise, FakeChat("chat-b"), ["good"])
     cancel = threading.Event()
     reads: list[int] = []
@@ -77,6 +77,8 @@ def test_a_switched_chat_model_or_cancel_is_refused() -> None:
 
 
 class Embedder:
+    encoder = "noise"
+
     def embed(self, texts: Sequence[str], progress=None) -> np.ndarray:
         return noise(texts)
 
@@ -86,12 +88,13 @@ class Embedder:
         return Coverage(characters=10, unknown=0)
 
     def name(self) -> str:
-        return "noise"
+        return self.encoder
 
 
 def test_the_service_reads_with_the_chat_model_only_when_told_the_aspect_and_the_chat_model_is_here() -> None:
     chat: dict[str, FakeChat | None] = {"states": FakeChat()}
-    service = ClassifyService(Embedder(), None, None, None, prompt_states=lambda: chat["states"])  # type: ignore[arg-type]
+    embedder = Embedder()
+    service = ClassifyService(embedder, None, None, None, prompt_states=lambda: chat["states"])  # type: ignore[arg-type]
     data = LabelledTexts(TEXTS * 2, LABELS * 2)
     updates = list(service.few_shot_stream(data, "  sentiment "))
     assert isinstance(updates[-1].model, PromptedHeadClassifier) and updates[-1].fraction == 1.0
@@ -101,6 +104,10 @@ def test_the_service_reads_with_the_chat_model_only_when_told_the_aspect_and_the
 
     assert isinstance(service.train_few_shot(data), FewShotClassifier), "no aspect: the encoder alone"
     head = updates[-1].model
+    embedder.encoder = "another encoder"
+    with pytest.raises(UserError, match="now another encoder, not noise.*again"):
+        service.few_shot(head, ["good work"])
+    embedder.encoder = "noise"
     chat["states"] = None  # the chat model now runs remotely
     fallback = list(service.few_shot_stream(data, "sentiment"))[-1]
     assert isinstance(fallback.model, FewShotClassifier) and "“sentiment” is not used" in fallback.message

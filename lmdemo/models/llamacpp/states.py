@@ -33,7 +33,6 @@ class LastTokenStates:
     def __init__(self, model: LlamaCppModel, threads: int) -> None:
         import llama_cpp as lc
 
-        self._model = model
         params = lc.llama_context_default_params()
         params.n_ctx = params.n_batch = params.n_ubatch = BATCH_TOKENS
         params.n_seq_max = SEQUENCES
@@ -56,7 +55,11 @@ class LastTokenStates:
         """One row per prompt (float32, the model's width)."""
         rows = np.empty((len(prompts), self._width), dtype=np.float32)
         cut = [list(p)[-self._longest:] for p in prompts]
+        if not all(cut):
+            raise ValueError("an empty prompt has no last token")
         with self._lock:
+            if not self._ctx:
+                raise RuntimeError("the hidden-state context is closed")
             start = 0
             while start < len(cut):
                 group = [cut[start]]
