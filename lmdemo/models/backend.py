@@ -20,6 +20,7 @@ from lmdemo.models.manager import ModelManager
 from lmdemo.models.memory import out_of_memory_guard
 from lmdemo.models.runner import ModelRunner, model_task
 from lmdemo.models.scheduler import BatchScheduler
+from lmdemo.models.states import last_token_states
 from lmdemo.models.stopping import stop_at
 from lmdemo.models.types import BatchingConfig
 from lmdemo.models.types import Chunk, Message, SamplingParams
@@ -52,8 +53,6 @@ class PromptStates(Protocol):
         """The model's final (normalised) hidden state at each prompt's last token: GPT-1's features
         for a linear classifier. Prompts are raw text, not chat turns."""
 
-
-STATE_PROMPT_TOKENS = 256  # a longer prompt keeps its last tokens (few-shot prompts cut the text to 600 characters)
 
 ADVICE = "Try a shorter message or fewer max new tokens, or try again in a moment."
 
@@ -135,16 +134,9 @@ class LocalChatBackend(BatchedChatBackend):
         return BatchScheduler(loaded.model, loaded.tokenizer, stop_ids, self._batching)
 
     def last_token_states(self, prompts: Sequence[str]) -> np.ndarray:
-        import torch
-
         loaded = self._load()
-        rows = []
-        with torch.inference_mode(), out_of_memory_guard("reading the examples", ADVICE):
-            for prompt in prompts:
-                ids = loaded.tokenizer(prompt, return_tensors="pt").input_ids[:, -STATE_PROMPT_TOKENS:]
-                out = loaded.model(ids.to(loaded.model.device), output_hidden_states=True, logits_to_keep=1)
-                rows.append(out.hidden_states[-1][0, -1].float().cpu().numpy())
-        return np.stack(rows)
+        with out_of_memory_guard("reading the examples", ADVICE):
+            return last_token_states(loaded.model, loaded.tokenizer, prompts)
 
     def _generate(self, ids: list[int], max_new: int, params: SamplingParams, cancel: threading.Event) -> Iterator[Chunk]:
         stream = self.scheduler().submit(ids, max_new, params, cancel)

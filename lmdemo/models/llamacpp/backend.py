@@ -7,10 +7,11 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from lmdemo.models.backend import BatchedChatBackend
+from lmdemo.models.backend import ADVICE, BatchedChatBackend
 from lmdemo.models.llamacpp.batching import LlamaCppScheduler
-from lmdemo.models.llamacpp.states import LastTokenStates
 from lmdemo.models.manager import ModelManager
+from lmdemo.models.memory import out_of_memory_guard
+from lmdemo.models.states import last_token_states
 from lmdemo.models.types import BatchingConfig, Chunk, SamplingParams
 
 
@@ -23,22 +24,13 @@ class LlamaCppChatBackend(BatchedChatBackend):
                  max_prompt_tokens: int | None = None) -> None:
         super().__init__(manager, batching, max_prompt_tokens, load=manager.gguf_chat)
         self._threads = threads
-        self._states: LastTokenStates | None = None
 
     def last_token_states(self, prompts: Sequence[str]) -> np.ndarray:
-        loaded = self._load()
-        with self._lock:
-            if self._states is None:
-                self._states = LastTokenStates(loaded.model, self._threads)
-            states = self._states
-        return states.read([loaded.tokenizer(prompt)["input_ids"] for prompt in prompts])
-
-    def close(self) -> None:
-        super().close()
-        with self._lock:
-            if self._states is not None:
-                self._states.close()
-                self._states = None
+        """Read by the manager's transformers copy of the model: llama.cpp's Q4_1 prompt kernels took
+        12.6 s for 160 movie reviews where the copy took 3.1 s in bf16 and 10.4 s in fp32."""
+        loaded = self._manager.chat_states()
+        with out_of_memory_guard("reading the examples", ADVICE):
+            return last_token_states(loaded.model, loaded.tokenizer, prompts)
 
     def _start(self) -> LlamaCppScheduler:
         return LlamaCppScheduler(self._load().model, self._batching, self._threads)
