@@ -111,6 +111,16 @@ class BatchedChatBackend(ManagedChatBackend):
     def preload(self) -> None:
         self.scheduler()
 
+    def last_token_states(self, prompts: Sequence[str]) -> np.ndarray:
+        """These engines run in this process, so they can read prompts (`PromptStates`)."""
+        loaded = self._states_model()
+        with out_of_memory_guard("reading the examples", ADVICE):
+            return last_token_states(loaded.model, loaded.tokenizer, prompts)
+
+    def _states_model(self) -> LoadedModel:
+        """The transformers model that reads prompts: the chat model itself."""
+        return self._load()
+
     def close(self) -> None:
         with self._lock:
             if self._scheduler is not None:
@@ -132,11 +142,6 @@ class LocalChatBackend(BatchedChatBackend):
         loaded = self._manager.chat()
         stop_ids = end_token_ids(loaded.tokenizer, loaded.model.generation_config)
         return BatchScheduler(loaded.model, loaded.tokenizer, stop_ids, self._batching)
-
-    def last_token_states(self, prompts: Sequence[str]) -> np.ndarray:
-        loaded = self._load()
-        with out_of_memory_guard("reading the examples", ADVICE):
-            return last_token_states(loaded.model, loaded.tokenizer, prompts)
 
     def _generate(self, ids: list[int], max_new: int, params: SamplingParams, cancel: threading.Event) -> Iterator[Chunk]:
         stream = self.scheduler().submit(ids, max_new, params, cancel)

@@ -51,6 +51,7 @@ def test_the_head_learns_from_the_chat_models_reading_in_the_aspects_prompt() ->
     seen: list[str] = []
     classifier = train_prompted_head(noise, chat, "sentiment", TEXTS, LABELS, progress=lambda f, m: seen.append(m))
     assert chat.prompts[0] == prompt("sentiment", GOOD[0]) == "Text: a good film\nThe sentiment of this text is"
+    assert prompt("情感", "质量很好，\n非常满意。") == "文本：质量很好， 非常满意。\n这段文本的情感是"
     predictions = classifier.predict(noise, chat, ["good good show", "bad bad show", "the plot was good"])
     assert [p.label for p in predictions] == ["positive", "negative", "positive"]
     assert all(abs(sum(p.scores.values()) - 1) < 1e-6 for p in predictions)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
-import numpy as np
-
-from lmdemo.models.backend import ADVICE, BatchedChatBackend
+from lmdemo.models.backend import BatchedChatBackend
 from lmdemo.models.llamacpp.batching import LlamaCppScheduler
+from lmdemo.models.loading import LoadedModel
 from lmdemo.models.manager import ModelManager
-from lmdemo.models.memory import out_of_memory_guard
-from lmdemo.models.states import last_token_states
 from lmdemo.models.types import BatchingConfig, Chunk, SamplingParams
 
 
@@ -25,12 +22,10 @@ class LlamaCppChatBackend(BatchedChatBackend):
         super().__init__(manager, batching, max_prompt_tokens, load=manager.gguf_chat)
         self._threads = threads
 
-    def last_token_states(self, prompts: Sequence[str]) -> np.ndarray:
-        """Read by the manager's transformers copy of the model: llama.cpp's Q4_1 prompt kernels took
-        12.6 s for 160 movie reviews where the copy took 3.1 s in bf16 and 10.4 s in fp32."""
-        loaded = self._manager.chat_states()
-        with out_of_memory_guard("reading the examples", ADVICE):
-            return last_token_states(loaded.model, loaded.tokenizer, prompts)
+    def _states_model(self) -> LoadedModel:
+        """The manager's transformers copy of the model: llama.cpp's Q4_1 prompt kernels took 12.6 s
+        for 160 movie reviews where the copy took 3.1 s in bf16 and 10.4 s in fp32."""
+        return self._manager.chat_states()
 
     def _start(self) -> LlamaCppScheduler:
         return LlamaCppScheduler(self._load().model, self._batching, self._threads)
