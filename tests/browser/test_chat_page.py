@@ -38,10 +38,11 @@ def test_send_a_message_and_see_the_reply_stream_in(page, running_app: RunningAp
     seen: list[str] = []
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        text = _bot_text(page)
-        if text and (not seen or text != seen[-1]):
+        done = page.locator("#chatbot .lm-status").count() > 0
+        text = _bot_text(page)  # read after the check, so the finished reply is the last one seen
+        if text and text != "Loading content" and (not seen or text != seen[-1]):  # Gradio's pending placeholder
             seen.append(text)
-        if page.locator("#chatbot .lm-status").count():
+        if done:
             break
         time.sleep(0.05)
     status = page.locator("#chatbot .lm-status").last
