@@ -32,8 +32,9 @@ def test_send_a_message_and_see_the_reply_stream_in(page, running_app: RunningAp
     greedy = page.get_by_role("spinbutton", name="Temperature (0 = greedy)")
     greedy.fill("0")
     greedy.press("Enter")
-    _send(page, "What is the capital of France?")
-    page.locator("#chatbot").get_by_text("What is the capital of France?").wait_for()
+    question = "Write about 100 words on Paris, the capital of France."  # long enough to be seen streaming
+    _send(page, question)
+    page.locator("#chatbot").get_by_text(question).wait_for()
 
     seen: list[str] = []
     deadline = time.monotonic() + 90
