@@ -17,13 +17,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from lmdemo.errors import UserError
-from lmdemo.tasks.classify import Prediction, Progress, TrainingCancelled, _predictions
+from lmdemo.tasks.classify import Prediction, Progress, TrainingCancelled, _predictions, evaluate
 from lmdemo.words import is_chinese
 
 PROMPTS = {"en": "Text: {text}\nThe {aspect} of this text is", "zh": "文本：{text}\n这段文本的{aspect}是"}
@@ -89,27 +89,45 @@ class PromptedHeadClassifier:
     chat_model: str
     encoder: str  # the encoder whose embeddings the head was fitted on
     head: Any  # a scikit-learn pipeline: standardise, then logistic regression
+    metrics: dict[str, Any] = field(default_factory=dict)  # held-out scores when trained on a CSV
 
     def predict(self, embed: Embed, states: States, texts: Sequence[str]) -> list[Prediction]:
         _, rows = features(embed, states, self.aspect, texts, self.chat_model)
         return _predictions(self.head.predict_proba(rows), self.classes)
 
 
-def train_prompted_head(embed: Embed, states: States, aspect: str, texts: Sequence[str], labels: Sequence[str],
-                        encoder: str = "", progress: Progress | None = None,
-                        cancel: threading.Event | None = None) -> PromptedHeadClassifier:
-    """Read the examples with both models and fit the head."""
+def _fit(rows: np.ndarray, labels: Sequence[str]) -> Any:
+    """Standardise, then logistic regression with its strength chosen by cross-validation."""
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if len(set(labels)) < 2:
-        raise UserError("Few-shot needs examples of at least two labels.")
-    aspect = clean_aspect(aspect)
-    chat_model, rows = features(embed, states, aspect, texts, progress=progress, cancel=cancel)
     folds = min(5, *Counter(labels).values())
     fit = (LogisticRegressionCV(Cs=STRENGTHS, cv=folds, max_iter=3000, scoring="neg_log_loss", l1_ratios=(0.0,),
                                 use_legacy_attributes=False) if folds >= 2
            else LogisticRegression(C=FEW_EXAMPLES_C, max_iter=3000))
-    head = make_pipeline(StandardScaler(), fit).fit(rows, list(labels))
-    return PromptedHeadClassifier([str(c) for c in head.classes_], aspect, chat_model, encoder, head)
+    return make_pipeline(StandardScaler(), fit).fit(rows, list(labels))
+
+
+def train_prompted_head(embed: Embed, states: States, aspect: str, texts: Sequence[str], labels: Sequence[str],
+                        encoder: str = "", progress: Progress | None = None,
+                        cancel: threading.Event | None = None, held: Sequence[int] = ()) -> PromptedHeadClassifier:
+    """Read the examples with both models and fit the head.
+
+    With `held` row indices (a CSV), a head fitted on the other rows is first scored on them (the
+    metrics), then the head kept is fitted on every row: the rows are read once, and a refit takes
+    seconds, so nothing the user labelled is left out of the final head.
+    """
+    if len(set(labels)) < 2:
+        raise UserError("Few-shot needs examples of at least two labels.")
+    aspect = clean_aspect(aspect)
+    chat_model, rows = features(embed, states, aspect, texts, progress=progress, cancel=cancel)
+    metrics = {}
+    if held:
+        kept = sorted(set(range(len(texts))) - set(held))
+        scorer = _fit(rows[kept], [labels[i] for i in kept])
+        classes = [str(c) for c in scorer.classes_]
+        predicted = [p.label for p in _predictions(scorer.predict_proba(rows[list(held)]), classes)]
+        metrics = evaluate([labels[i] for i in held], predicted, classes)
+    head = _fit(rows, labels)
+    return PromptedHeadClassifier([str(c) for c in head.classes_], aspect, chat_model, encoder, head, metrics)

@@ -91,6 +91,8 @@ def build_playground_tab(services: "Services") -> None:
                     with gr.Row():
                         epochs = gr.Slider(1, 8, value=TrainConfig().epochs, step=1, label=t("play.epochs"))
                         eight_bit = gr.Checkbox(label=t("play.eight_bit"))
+                    csv_aspect = gr.Textbox("", label=t("play.aspect"), placeholder=t("play.csv_aspect_placeholder"),
+                                            max_lines=1)
                     with gr.Row():
                         train_btn = gr.Button(t("play.fine_tune"), variant="primary")
                         cancel_btn = gr.Button(t("play.cancel"))
@@ -152,9 +154,12 @@ def build_playground_tab(services: "Services") -> None:
                                 n=len(data.texts), counts=counts)
 
     def train(
-        path: str | None, n_epochs: float, quantized: bool, request: gr.Request, progress: gr.Progress = gr.Progress()
+        path: str | None, n_epochs: float, quantized: bool, described: str, request: gr.Request,
+        progress: gr.Progress = gr.Progress(),
     ) -> Iterator:
-        """Fine-tune on the uploaded CSV (deleted once read); streams progress, then the metrics."""
+        """Train on the uploaded CSV (deleted once read): the n-gram baseline, the chat model's
+        reading when told what the labels describe, then the fine-tuned encoder; streams progress,
+        then the metrics."""
         with guard(services, "/fine_tune", request):
             if not path or not Path(path).is_file():
                 raise UserError(say(request, "play.upload_csv"))
@@ -167,7 +172,22 @@ def build_playground_tab(services: "Services") -> None:
             against = (say(request, "play.ngram_accuracy", accuracy=f"{baseline.metrics['accuracy']:.3f}")
                        if baseline.metrics else say(request, "play.ngram_trained"))
             yield (say(request, "play.training_rows", n=len(data.texts), counts=counts, against=against), "", gr.skip(),
-                   gr.DownloadButton(visible=False), baseline)
+                   gr.DownloadButton(visible=False), baseline, gr.skip())
+            if (described or "").strip():
+                try:
+                    for update in throttled(classify.chat_reading_stream(data, described), interval=0.25,
+                                            is_last=lambda u: u.model is not None):
+                        progress(update.fraction, desc=update.message)
+                        if update.model is None:
+                            yield update.message, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                            continue
+                        read = update.model.metrics.get("accuracy")
+                        against += "; " + (say(request, "play.chat_reading", accuracy=f"{read:.3f}")
+                                           if read is not None else say(request, "play.chat_reading_trained"))
+                        yield (say(request, "play.training_rows", n=len(data.texts), counts=counts, against=against),
+                               gr.skip(), gr.skip(), gr.skip(), gr.skip(), update.model)
+                except UserError as refused:  # the fine-tune below still runs
+                    against += "; " + say(request, "play.chat_not_read", why=refused)
             quantization = "8bit" if quantized else "none"
             updates = throttled(classify.fine_tune_stream(data, TrainConfig(epochs=int(n_epochs)), quantization),
                                 interval=0.25, is_last=lambda u: u.model is not None)
@@ -175,7 +195,7 @@ def build_playground_tab(services: "Services") -> None:
                 for update in updates:
                     progress(update.fraction, desc=update.message)
                     if update.model is None:
-                        yield update.message, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                        yield update.message, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                         continue
                     archive = Path(tempfile.mkdtemp(prefix="lmdemo-model-")) / "classifier.zip"
                     archive.write_bytes(update.archive)
@@ -186,9 +206,11 @@ def build_playground_tab(services: "Services") -> None:
                         update.model,
                         gr.DownloadButton(value=str(archive), visible=True),
                         gr.skip(),
+                        gr.skip(),
                     )
             except UserError as refused:  # e.g. an encoder that cannot read the CSV: the baseline stays usable
-                yield say(request, "play.not_fine_tuned", against=against, why=refused), "", gr.skip(), gr.skip(), gr.skip()
+                yield (say(request, "play.not_fine_tuned", against=against, why=refused), "", gr.skip(), gr.skip(),
+                       gr.skip(), gr.skip())
 
     def load_text(file: str | None, request: gr.Request) -> str:
         if not file:
@@ -217,8 +239,9 @@ def build_playground_tab(services: "Services") -> None:
     few_event = train_few_btn.click(train_few, [shots, aspect], [few_shot_state, few_status], api_visibility="private")
     cancel_few_btn.click(cancelled, None, few_status, cancels=[few_event],
                          api_visibility="private")
-    train_event = train_btn.click(train, [csv_file, epochs, eight_bit],
-                                  [train_status, metrics_view, fine_tuned_state, download, ngram_state],
+    train_event = train_btn.click(train, [csv_file, epochs, eight_bit, csv_aspect],
+                                  [train_status, metrics_view, fine_tuned_state, download, ngram_state,
+                                   few_shot_state],
                                   api_name="fine_tune",
                                   concurrency_limit=1, concurrency_id="fine-tune")
     cancel_btn.click(cancelled_short, None, train_status, cancels=[train_event], api_visibility="private")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from gradio_client import Client, handle_file
 
@@ -57,8 +59,13 @@ def test_a_fine_tuned_classifier_stays_in_its_session(running_app: RunningApp, t
     csv.write_text("text,label\n" + "".join(f'"{t}",{label}\n' for t, label in rows * 4))
     alice = Client(running_app.url, verbose=False)
     bob = Client(running_app.url, verbose=False)
-    status, _metrics, _download = alice.predict(handle_file(str(csv)), 6, False, api_name="/fine_tune")
+    status, _metrics, _download = alice.predict(handle_file(str(csv)), 6, False, "topic", api_name="/fine_tune")
     assert "Done" in status
+    assert re.search(r"GPT's reading \(a head on the chat model's states, now the \*\*few-shot\*\* classifier\): "
+                     r"[01]\.\d{3}", status), status
+    for text, label in [("The goalkeeper saved a penalty in the final.", "sport"),
+                        ("The bank reported lower profits and its shares fell.", "business")]:
+        assert alice.predict(text, "", "few-shot", api_name="/classify")["label"] == label, "the chat model's head"
     for text, label in [("The goalkeeper saved a penalty in the final.", "sport"),
                         ("The bank reported lower profits and its shares fell.", "business")]:
         result = alice.predict(text, "", "fine-tuned", api_name="/classify")
@@ -66,6 +73,8 @@ def test_a_fine_tuned_classifier_stays_in_its_session(running_app: RunningApp, t
     assert "BERT vs n-grams" in status and "n-gram baseline" in status
     assert alice.predict("The striker scored a late winner in the final.", "", "ngram",
                          api_name="/classify")["label"] == "sport"
+    with pytest.raises(Exception, match="Train the few-shot head first"):
+        bob.predict("The goalkeeper saved a penalty.", "", "few-shot", api_name="/classify")
     with pytest.raises(Exception, match="Fine-tune a model"):
         bob.predict("The goalkeeper saved a penalty.", "", "fine-tuned", api_name="/classify")
     with pytest.raises(Exception, match="the n-gram baseline is trained on it too"):

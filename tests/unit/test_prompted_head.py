@@ -127,3 +127,35 @@ def test_transformers_reads_the_last_tokens_state_of_each_prompt(tiny_llama_dir:
     assert alone.shape == (1, hidden) and rows.shape == (2, hidden) and rows.dtype == np.float32
     np.testing.assert_allclose(rows[1], alone[0], rtol=1e-5, atol=1e-5)
     assert not np.allclose(rows[0], rows[1])
+
+
+def test_a_csv_is_read_by_the_chat_model_and_scored_on_rows_it_did_not_train_on(monkeypatch) -> None:
+    import lmdemo.tasks.prompted_head as head_module
+    import lmdemo.tasks.service as service_module
+
+    fitted: list[int] = []
+    fit = head_module._fit
+    monkeypatch.setattr(head_module, "_fit", lambda rows, labels: (fitted.append(len(rows)), fit(rows, labels))[1])
+    chat: dict[str, FakeChat | None] = {"states": FakeChat()}
+    service = ClassifyService(Embedder(), None, None, None, prompt_states=lambda: chat["states"])  # type: ignore[arg-type]
+    many = [f"{t} {i}" for i in range(4) for t in TEXTS]
+    data = LabelledTexts(many, LABELS * 4)
+    updates = list(service.chat_reading_stream(data, "sentiment"))
+    head = updates[-1].model
+    assert isinstance(head, PromptedHeadClassifier) and updates[-1].fraction == 1.0
+    assert head.metrics["accuracy"] == 1.0 and head.metrics["support"] == 10, "15% of 64 rows, 5 per label"
+    assert "head trained on 64 rows" in updates[-1].message and "scored on 10 of them held out" in updates[-1].message
+    assert len(chat["states"].prompts) == 64, "every row read once, held out or not"
+    assert fitted == [54, 64], "scored by a head that did not see the held-out rows; the kept head saw them all"
+    assert [p.label for p in service.few_shot(head, ["good work", "bad work"])] == ["positive", "negative"]
+
+    monkeypatch.setattr(service_module, "MAX_READ_ROWS", 20)
+    sampled = FakeChat()
+    chat["states"] = sampled
+    assert 2 <= list(service.chat_reading_stream(data, "sentiment"))[-1].model.metrics["support"] <= 4
+    assert len(sampled.prompts) == 20 and len(set(sampled.prompts)) == 20
+    with pytest.raises(UserError, match="Say what the labels describe"):
+        list(service.chat_reading_stream(data, "  "))
+    chat["states"] = None
+    with pytest.raises(UserError, match="does not run in this app"):
+        list(service.chat_reading_stream(data, "sentiment"))
