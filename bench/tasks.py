@@ -82,7 +82,7 @@ def classification_rows(services, dataset: str, finetune: bool) -> list[dict]:
             measure(name, lambda config=config: classify.fine_tune(train, config),
                     lambda m: classify.fine_tuned(m, test.texts))
         if aspect:  # the Playground's CSV accordion told what the labels describe
-            measure(f"{{}} on the CSV's rows less 15% held out (labels describe the {aspect})",
+            measure(f"{{}} on the CSV, as the Playground trains it (labels describe the {aspect})",
                     lambda: list(classify.chat_reading_stream(train, aspect))[-1].model,
                     lambda m: classify.few_shot(m, test.texts))
     for r in rows:

@@ -268,7 +268,8 @@ class ClassifyService:
                             "cannot read the rows.")
         aspect = clean_aspect(clean_user_text(aspect))
         if not aspect:
-            raise UserError("Say what the labels describe (e.g. sentiment or topic) for the chat model to read the rows.")
+            raise UserError("Say what the labels describe (e.g. sentiment or topic) for the chat model to read "
+                            "the rows.")
         texts, labels = self._texts(data.texts), list(data.labels)
         self._refuse_unread(texts)
         if len(texts) > MAX_READ_ROWS:
@@ -281,8 +282,9 @@ class ClassifyService:
             "lmdemo-chat-reading",
         ):
             yield TrainingUpdate(fraction, message if result is None else
-                                 f"head trained on {len(texts)} rows as the chat model reads “{prompt_ending(aspect)}” "
-                                 f"(scored on {len(held)} of them held out from a first fit)", result)
+                                 f"head trained on {len(texts)} rows as the chat model reads "
+                                 f"“{prompt_ending(aspect)}” (scored on {len(held)} of them held out from a first "
+                                 "fit)", result)
 
     def train_few_shot(self, data: LabelledTexts, progress: Progress | None = None, aspect: str = "") -> Any:
         """The trained few-shot classifier (for batch use)."""

@@ -91,8 +91,8 @@ def build_playground_tab(services: "Services") -> None:
                     with gr.Row():
                         epochs = gr.Slider(1, 8, value=TrainConfig().epochs, step=1, label=t("play.epochs"))
                         eight_bit = gr.Checkbox(label=t("play.eight_bit"))
-                    csv_aspect = gr.Textbox("", label=t("play.aspect"), placeholder=t("play.csv_aspect_placeholder"),
-                                            max_lines=1)
+                    csv_aspect = gr.Textbox("", label=t("play.csv_aspect"),
+                                            placeholder=t("play.csv_aspect_placeholder"), max_lines=1)
                     with gr.Row():
                         train_btn = gr.Button(t("play.fine_tune"), variant="primary")
                         cancel_btn = gr.Button(t("play.cancel"))

@@ -31,8 +31,10 @@ def test_few_shot_then_fine_tune_then_classify(page, running_app: RunningApp, tm
     page.get_by_text("Fine-tune on your CSV (text,label)").click()
     page.locator("input[type=file][accept='.csv']").set_input_files(str(csv))
     page.get_by_text("train.csv").first.wait_for(timeout=60000)
+    page.get_by_label("The labels describe the text's … (optional: the chat model reads the rows too)").fill("topic")
     page.get_by_role("button", name="Fine-tune", exact=True).click()
     page.get_by_text("Held-out accuracy").wait_for(timeout=120000)
+    assert "GPT's reading (a head on the chat model's states, now the few-shot classifier)" in page.inner_text("body")
     assert page.locator("table.lm-confusion tr").count() == 3
     page.get_by_text("Download the model (.zip)").wait_for(state="visible", timeout=10000)
 
@@ -41,6 +43,10 @@ def test_few_shot_then_fine_tune_then_classify(page, running_app: RunningApp, tm
     page.get_by_role("button", name="Classify", exact=True).click()
     scores = page.locator("#classify-scores")
     scores.locator(".output-class").get_by_text("sport", exact=True).wait_for(timeout=60000)  # the predicted label
+    page.get_by_label("few-shot", exact=True).check()  # now the head on the chat model's reading of the CSV
+    page.get_by_label("Text to classify").fill("Shares in the bank fell after its profits dropped.")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    scores.locator(".output-class").get_by_text("business", exact=True).wait_for(timeout=60000)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "playground.png"), full_page=True)
 
