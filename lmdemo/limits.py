@@ -45,7 +45,8 @@ class RateLimiter:
                 wait = 60.0 - (now - stamps[0])
                 raise RateLimitError(
                     f"Too many requests: at most {self._per_minute} a minute per user. "
-                    f"Try again in {max(1, round(wait))} s."
+                    f"Try again in {max(1, round(wait))} s.",
+                    f"请求太多：每人每分钟最多 {self._per_minute} 次。请 {max(1, round(wait))} 秒后再试。",
                 )
             stamps.append(now)
 
@@ -63,7 +64,8 @@ class Slots:
         if not self._free.acquire(blocking=False):
             raise ServerBusyError(
                 f"The server is busy ({self._running} replies running and {self._waiting} waiting). "
-                "Please try again in a moment."
+                "Please try again in a moment.",
+                f"服务器正忙（{self._running} 个回复在生成，{self._waiting} 个在等待）。请稍后再试。",
             )
         try:
             yield

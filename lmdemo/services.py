@@ -121,7 +121,7 @@ def build_services(settings: Settings) -> Services:
         classify=ClassifyService(
             embedder, settings, models, runner, (lambda: models.nli().model) if settings.zero_shot_model else None,
             None if isinstance(embedder, RemoteEmbedder) else lambda: _plain_encoder(models),
-            lambda: models.read_states if models.reads_states() else None,
+            lambda: models.read_states if models.reads_states() else None, models.foreground,
         ),
         summarize=SummarizeService(embedder, models),
         embedder=embedder,

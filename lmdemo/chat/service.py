@@ -113,7 +113,7 @@ class ChatService:
         """Yield the growing reply; closing the iterator stops generation."""
         message = clean_user_text(message).strip()
         if not message:
-            raise UserError("Type a message first.")
+            raise UserError("Type a message first.", "请先输入消息。")
         return self.complete(build_messages(system_prompt, history, message), params, cancel, model)
 
     def complete(

@@ -57,7 +57,7 @@ class LoadedDocument:
 def _decode_text(data: bytes, name: str) -> str:
     """Detect the encoding (UTF-8 first, then charset-normalizer); refuse binary data."""
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise IngestError(f"{name}: this looks like a binary file, not text")
+        raise IngestError(f"{name}: this looks like a binary file, not text", f"{name}：看起来是二进制文件，不是文本")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -66,7 +66,8 @@ def _decode_text(data: bytes, name: str) -> str:
 
     best = from_bytes(data).best()
     if best is None:
-        raise IngestError(f"{name}: could not detect the text encoding; save it as UTF-8")
+        raise IngestError(f"{name}: could not detect the text encoding; save it as UTF-8",
+                          f"{name}：无法识别文本编码；请另存为 UTF-8")
     return str(best)
 
 
@@ -80,14 +81,17 @@ def _load_pdf(data: bytes, name: str) -> list[Page]:
             try:
                 opened = reader.decrypt("")
             except Exception as error:  # missing AES support raises here
-                raise IngestError(f"{name}: the PDF is encrypted; remove its password and upload it again") from error
+                raise IngestError(f"{name}: the PDF is encrypted; remove its password and upload it again",
+                                  f"{name}：PDF 已加密；请去掉密码后重新上传") from error
             if not opened:
-                raise IngestError(f"{name}: the PDF is password-protected; remove the password and upload it again")
+                raise IngestError(f"{name}: the PDF is password-protected; remove the password and upload it again",
+                                  f"{name}：PDF 有密码保护；请去掉密码后重新上传")
         pages = [Page(page.extract_text() or "", number) for number, page in enumerate(reader.pages, start=1)]
     except IngestError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as error:
-        raise IngestError(f"{name}: the PDF is damaged or not a PDF ({error})") from error
+        raise IngestError(f"{name}: the PDF is damaged or not a PDF ({error})",
+                          f"{name}：PDF 已损坏，或不是 PDF（{error}）") from error
     return pages
 
 
@@ -98,9 +102,10 @@ def _load_docx(data: bytes, name: str) -> list[Page]:
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as error:
-        raise IngestError(f"{name}: not a valid Word (.docx) file") from error
+        raise IngestError(f"{name}: not a valid Word (.docx) file", f"{name}：不是有效的 Word（.docx）文件") from error
     except Exception as error:  # python-docx raises lxml errors for junk XML inside a ZIP
-        raise IngestError(f"{name}: not a valid Word (.docx) file ({type(error).__name__})") from error
+        raise IngestError(f"{name}: not a valid Word (.docx) file ({type(error).__name__})",
+                          f"{name}：不是有效的 Word（.docx）文件（{type(error).__name__}）") from error
     from docx.table import Table
 
     blocks: list[str] = []
@@ -135,15 +140,17 @@ def load_document(path: Path, name: str | None = None, max_bytes: int = 50 * 2**
     kind = FORMATS.get(Path(name).suffix.lower())
     if kind is None:
         supported = ", ".join(sorted({s for s in FORMATS}))
-        raise IngestError(f"{name}: unsupported file type; use one of {supported}")
+        raise IngestError(f"{name}: unsupported file type; use one of {supported}",
+                          f"{name}：不支持的文件类型；请用 {supported} 之一")
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise IngestError(f"{name}: could not read the file") from error
+        raise IngestError(f"{name}: could not read the file", f"{name}：无法读取文件") from error
     if size == 0:
-        raise IngestError(f"{name}: the file is empty")
+        raise IngestError(f"{name}: the file is empty", f"{name}：文件是空的")
     if size > max_bytes:
-        raise IngestError(f"{name}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit")
+        raise IngestError(f"{name}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit",
+                          f"{name}：{size / 2**20:.1f} MB，超过了 {max_bytes / 2**20:.0f} MB 的上限")
     data = path.read_bytes()
     if kind == "pdf":
         pages = _load_pdf(data, name)
@@ -156,8 +163,11 @@ def load_document(path: Path, name: str | None = None, max_bytes: int = 50 * 2**
     pages = [Page(clean_user_text(p.text), p.number) for p in pages]
     document = LoadedDocument(name, kind, [p for p in pages if p.text.strip()])
     if not document.pages:
-        hint = " (a scanned PDF has images, not text; run OCR first)" if kind == "pdf" else ""
-        raise IngestError(f"{name}: no text found{hint}")
+        scanned = kind == "pdf"
+        raise IngestError(
+            f"{name}: no text found" + (" (a scanned PDF has images, not text; run OCR first)" if scanned else ""),
+            f"{name}：没有找到文字" + ("（扫描的 PDF 只有图像、没有文字；请先做 OCR）" if scanned else ""),
+        )
     return document
 
 
@@ -165,5 +175,5 @@ def document_from_text(name: str, text: str, kind: str = "markdown") -> LoadedDo
     """A document from text already in memory (the batch CLI's corpus lines, pasted text)."""
     text = clean_user_text(text)
     if not text.strip():
-        raise IngestError(f"{name}: no text found")
+        raise IngestError(f"{name}: no text found", f"{name}：没有找到文字")
     return LoadedDocument(name, kind, [Page(text)])

@@ -31,7 +31,7 @@ from lmdemo.docqa.index import DocumentIndex, Embedder, FusionConfig, Hit, Mode
 from lmdemo.docqa.loaders import IngestError, LoadedDocument, load_document
 from lmdemo.docqa.splitting import Splitter
 from lmdemo.errors import UserError
-from lmdemo.models.priority import Foreground
+from lmdemo.models.priority import PATIENCE, Foreground
 from lmdemo.models.types import SamplingParams
 from lmdemo.sentences import reply_text
 from lmdemo.text import clean_user_text
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[float, str], None]
 EMBED_BATCH = 64  # passages per background step: batches well, and a reply waits at most one step
-REPLY_PATIENCE = 30.0  # seconds background embedding waits for replies to finish before it goes on anyway
 log = logging.getLogger(__name__)
 AnswerMode = Literal["auto", "generate", "quote"]
 ANSWER_MODES: tuple[AnswerMode, ...] = ("auto", "generate", "quote")
@@ -82,13 +81,13 @@ class IngestReport:
     """What one ingest did: per-file passage counts and per-file errors."""
 
     added: list[tuple[str, int]]
-    errors: list[str]
+    errors: list[UserError]  # one per file that was not indexed
     total_passages: int
     search: tuple[str, str] = ("", "")  # what search can do now (semantic search may still be on its way), en / zh
 
     def summary(self, chinese: bool = False) -> str:
         lines = [f"✓ {name}: {_passages(count, chinese)}" for name, count in self.added]
-        lines += [f"✗ {error}" for error in self.errors]
+        lines += [f"✗ {error.said(chinese)}" for error in self.errors]
         total = _passages(self.total_passages, chinese)
         lines.append(f"共索引 {total}；{self.search[1]}。" if chinese else f"{total} indexed in total; {self.search[0]}.")
         return "\n".join(lines)
@@ -165,7 +164,9 @@ class DocQAService:
         if len(index) and index.encoder and index.encoder != current:
             raise UserError(
                 f"These documents were indexed with the encoder {index.encoder}; the app now uses {current}, "
-                "whose vectors do not match theirs. Press “Remove all” and index them again."
+                "whose vectors do not match theirs. Press “Remove all” and index them again.",
+                f"这些文档是用编码器 {index.encoder} 索引的；应用现在用的是 {current}，两者的向量不相容。"
+                "请按“全部移除”，再重新索引。"
             )
         return current
 
@@ -205,7 +206,7 @@ class DocQAService:
                 return
             for i in range(0, len(texts), EMBED_BATCH):
                 if report is None and self._foreground is not None:
-                    self._foreground.wait_idle(REPLY_PATIENCE)
+                    self._foreground.wait_idle(PATIENCE)
                 if index.cancelled:
                     return
                 index.fill(start + i, self._embedder.embed(texts[i:i + EMBED_BATCH]))
@@ -231,13 +232,13 @@ class DocQAService:
         for path, name in files:
             report(0.0, f"reading {name}")
             if name in known:
-                errors.append(f"{name}: already indexed")
+                errors.append(IngestError(f"{name}: already indexed", f"{name}：已经索引过了"))
                 continue
             try:
                 documents.append(load_document(path, name, max_bytes))
                 known.add(name)
             except IngestError as error:
-                errors.append(str(error))
+                errors.append(error)
         added = self.ingest_documents(index, documents, report, wait) if documents else []
         report(1.0, "done")
         return IngestReport(added, errors, len(index), (index.search_status(), index.search_status(chinese=True)))
@@ -306,9 +307,9 @@ class DocQAService:
             raise UserError(f"Unknown answer mode {answer_mode!r}; choose one of {', '.join(ANSWER_MODES)}.")
         question = clean_user_text(question).strip()
         if not question:
-            raise UserError("Type a question first.")
+            raise UserError("Type a question first.", "请先输入问题。")
         if len(index) == 0:
-            raise UserError("Upload and index some documents first.")
+            raise UserError("Upload and index some documents first.", "请先上传并索引一些文档。")
         used, why = self._query_mode(index, question, mode)
         hits = self._relevant(self.retrieve(index, question, k, used), used == "bm25")
         searched = ("；" if is_chinese(question) else "; ") + why if why else ""

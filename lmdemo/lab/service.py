@@ -28,9 +28,10 @@ MAX_CHARS = 2000
 def _text(text: str) -> str:
     text = clean_user_text(text)
     if not text.strip():
-        raise UserError("Type some text first.")
+        raise UserError("Type some text first.", "请先输入一些文字。")
     if len(text) > MAX_CHARS:
-        raise UserError(f"The Lab looks at up to {MAX_CHARS} characters at a time; shorten the text.")
+        raise UserError(f"The Lab looks at up to {MAX_CHARS} characters at a time; shorten the text.",
+                        f"实验室一次最多看 {MAX_CHARS} 个字符；请缩短文本。")
     return text
 
 
@@ -99,5 +100,5 @@ class LabService:
     def embeddings(self, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
         sentences = [_text(s) for s in sentences if s.strip()]
         if len(sentences) < 2:
-            raise UserError("Type at least two sentences, one per line.")
+            raise UserError("Type at least two sentences, one per line.", "请至少输入两句话，每行一句。")
         return introspect.similarity_and_projection(self._embedder.embed(sentences))

@@ -1,4 +1,5 @@
-"""Replies first: background work (embedding uploaded documents) steps aside while a reply is generated.
+"""Replies first: background work (embedding uploaded documents, the chat model reading a CSV's rows)
+steps aside while a reply is generated.
 
 On a 2-core machine the encoder and the chat model share the cores: a question asked while 150 papers
 were being embedded took 32 s to answer instead of a few (bench/ingest.py).
@@ -9,6 +10,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+PATIENCE = 30.0  # seconds background work waits for replies to finish before it goes on anyway
 
 
 class Foreground:

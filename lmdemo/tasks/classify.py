@@ -54,7 +54,7 @@ def parse_labels(spec: str | Sequence[str]) -> list[Label]:
         if name and name not in labels:
             labels[name] = Label(name, description.strip())
     if len(labels) < 2:
-        raise UserError("Give at least two labels, e.g. `sport, politics, tech`.")
+        raise UserError("Give at least two labels, e.g. `sport, politics, tech`.", "请至少给出两个标签，例如 `体育, 政治, 科技`。")
     return list(labels.values())
 
 
@@ -134,7 +134,7 @@ class FewShotClassifier:
         from sklearn.linear_model import LogisticRegression
 
         if len(set(labels)) < 2:
-            raise UserError("Few-shot needs examples of at least two labels.")
+            raise UserError("Few-shot needs examples of at least two labels.", "少样本至少需要两个标签的例子。")
         head = LogisticRegression(max_iter=2000, C=10.0)
         head.fit(embed(list(texts)), list(labels))
         return cls(list(head.classes_), head)
@@ -283,7 +283,7 @@ def fine_tune(
     cancel = cancel or threading.Event()
     classes = sorted(set(labels))
     if len(classes) < 2:
-        raise UserError("Fine-tuning needs at least two classes.")
+        raise UserError("Fine-tuning needs at least two classes.", "微调至少需要两个类别。")
     train_rows, held_rows = stratified_split(labels, config.holdout, config.seed)
     torch.manual_seed(config.seed)
     loaded = load(classes)

@@ -37,18 +37,21 @@ def read_csv(path: Path, *, require_labels: bool = True, max_rows: int = MAX_ROW
     """Read `text,label` rows; refuse what would train a useless or broken model."""
     name = path.name
     if not path.is_file() or path.stat().st_size == 0:
-        raise DatasetError(f"{name}: the file is empty")
+        raise DatasetError(f"{name}: the file is empty", f"{name}：文件是空的")
     if path.stat().st_size > MAX_BYTES:
-        raise DatasetError(f"{name}: over the {MAX_BYTES // 2**20} MB limit")
+        raise DatasetError(f"{name}: over the {MAX_BYTES // 2**20} MB limit", f"{name}：超过了 {MAX_BYTES // 2**20} MB 的上限")
     try:
         content = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise DatasetError(f"{name}: not UTF-8 text (byte {error.start}); save the CSV as UTF-8") from error
+        raise DatasetError(f"{name}: not UTF-8 text (byte {error.start}); save the CSV as UTF-8",
+                           f"{name}：不是 UTF-8 文本（第 {error.start} 个字节）；请把 CSV 另存为 UTF-8") from error
     reader = csv.DictReader(io.StringIO(content))
     columns = [c.strip().lower() for c in (reader.fieldnames or [])]
     if "text" not in columns or (require_labels and "label" not in columns):
         wanted = "`text` and `label`" if require_labels else "`text`"
-        raise DatasetError(f"{name}: needs columns {wanted}; found {', '.join(columns) or 'none'}")
+        found = ", ".join(columns)
+        raise DatasetError(f"{name}: needs columns {wanted}; found {found or 'none'}",
+                           f"{name}：需要 {wanted.replace(' and ', ' 和 ')} 列；找到的是 {found or '无'}")
     texts, labels = [], []
     for row in reader:
         row = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
@@ -58,13 +61,15 @@ def read_csv(path: Path, *, require_labels: bool = True, max_rows: int = MAX_ROW
         texts.append(text)
         labels.append(row.get("label", "").strip())
         if len(texts) > max_rows:
-            raise DatasetError(f"{name}: more than {max_rows:,} rows; use a sample")
+            raise DatasetError(f"{name}: more than {max_rows:,} rows; use a sample",
+                               f"{name}：超过 {max_rows:,} 行；请用其中一部分")
     if not texts:
-        raise DatasetError(f"{name}: no rows with text")
+        raise DatasetError(f"{name}: no rows with text", f"{name}：没有带文字的行")
     data = LabelledTexts(texts, labels)
     if require_labels:
         if any(not label for label in labels):
-            raise DatasetError(f"{name}: some rows have no label")
+            raise DatasetError(f"{name}: some rows have no label", f"{name}：有的行没有标签")
         if len(data.classes) < 2:
-            raise DatasetError(f"{name}: only one class ({data.classes[0]}); a classifier needs at least two")
+            raise DatasetError(f"{name}: only one class ({data.classes[0]}); a classifier needs at least two",
+                               f"{name}：只有一个类别（{data.classes[0]}）；分类器至少需要两个")
     return data

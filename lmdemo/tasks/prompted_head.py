@@ -45,7 +45,8 @@ def clean_aspect(aspect: str) -> str:
     phrase = " ".join(aspect.split())
     if len(phrase) > MAX_ASPECT_CHARS:
         raise UserError(f"Say what the labels describe in a word or two (at most {MAX_ASPECT_CHARS} characters), "
-                        "e.g. sentiment or topic.")
+                        "e.g. sentiment or topic.",
+                        f"请用一两个词说明标签描述的是什么（最多 {MAX_ASPECT_CHARS} 个字符），例如 情感 或 主题。")
     return phrase
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from lmdemo.errors import UserError
 from lmdemo.models.coverage import ENCODER_REMEDY, coverage, unreadable
 from lmdemo.models.loading import load_sequence_classifier, resolve_device
+from lmdemo.models.priority import PATIENCE, Foreground
 from lmdemo.models.runner import model_task
 from lmdemo.models.types import SamplingParams
 from lmdemo.settings import Settings
@@ -48,6 +49,8 @@ from lmdemo.text import clean_user_text
 from lmdemo.words import is_chinese
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from lmdemo.docqa.index import Embedder
     from lmdemo.models.backend import ChatBackend
     from lmdemo.models.manager import ModelManager
@@ -162,9 +165,12 @@ class ClassifyService:
 
     def __init__(self, embedder: Embedder, settings: Settings, chat: ChatBackend, runner: ModelRunner,
                  nli: Any = None, encoder_model: Callable[[], Any] | None = None,
-                 prompt_states: Callable[[], States | None] | None = None) -> None:
+                 prompt_states: Callable[[], States | None] | None = None,
+                 foreground: Foreground | None = None) -> None:
         """`encoder_model` gives the local SentenceTransformer that SetFit copies (None: no SetFit);
-        `prompt_states` the chat model's last-token states when it runs in this process (else None)."""
+        `prompt_states` the chat model's last-token states when it runs in this process (else None);
+        `foreground` the replies being generated, which the chat model's reading of a CSV lets go first."""
+        self._foreground = foreground
         self._encoder_model = encoder_model
         self._prompt_states = prompt_states or (lambda: None)
         self._embedder = embedder
@@ -176,7 +182,7 @@ class ClassifyService:
     def _texts(self, texts: Sequence[str]) -> list[str]:
         cleaned = [clean_user_text(t).strip() for t in texts]
         if not cleaned or not all(cleaned):
-            raise UserError("Type some text to classify.")
+            raise UserError("Type some text to classify.", "请输入要分类的文本。")
         return cleaned
 
     def _refuse_unread(self, texts: Sequence[str], tokenizer: Any = None, model: tuple[str, str] | None = None,
@@ -276,8 +282,16 @@ class ClassifyService:
             rows = sorted(random.Random(0).sample(range(len(texts)), MAX_READ_ROWS))
             texts, labels = [texts[i] for i in rows], [labels[i] for i in rows]
         _, held = stratified_split(labels, TrainConfig().holdout, TrainConfig().seed)
+        foreground = self._foreground
+
+        def politely(prompts: Sequence[str]) -> tuple[str, np.ndarray]:
+            """Read a batch once no reply is being generated: a 2,000-row CSV keeps the chat model busy ~30 s."""
+            if foreground is not None:
+                foreground.wait_idle(PATIENCE)
+            return states(prompts)
+
         for fraction, message, result in in_a_thread(
-            lambda report, cancel: train_prompted_head(self._embedder.embed, states, aspect, texts, labels,
+            lambda report, cancel: train_prompted_head(self._embedder.embed, politely, aspect, texts, labels,
                                                        self._embedder.name(), report, cancel, held),
             "lmdemo-chat-reading",
         ):

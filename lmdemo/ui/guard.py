@@ -10,6 +10,7 @@ import gradio as gr
 
 from lmdemo.errors import UserError
 from lmdemo.logs import request_log
+from lmdemo.ui.i18n import told
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
@@ -24,4 +25,4 @@ def guard(services: "Services", endpoint: str, request: gr.Request | None, promp
             services.limiter.check(session)
             yield record
         except UserError as error:
-            raise gr.Error(str(error)) from error
+            raise gr.Error(told(request, error)) from error

@@ -11,6 +11,8 @@ from typing import Any
 
 import gradio as gr
 
+from lmdemo.errors import UserError
+
 # key: (English, 简体中文)
 STRINGS: dict[str, tuple[str, str]] = {
     "header.tagline": ("Language models in your browser, running on this server.",
@@ -239,3 +241,8 @@ def say(request: gr.Request | None, key: str, **values: Any) -> str:
     """A handler's message in the language of the request's browser."""
     en, zh = STRINGS[key]
     return (zh if language(request) == "zh" else en).format(**values)
+
+
+def told(request: gr.Request | None, error: UserError) -> str:
+    """A UserError's message in the language of the request's browser (English when it has no Chinese)."""
+    return error.said(language(request) == "zh")

@@ -15,7 +15,7 @@ from lmdemo.errors import UserError
 from lmdemo.models.coverage import Coverage
 from lmdemo.ui.guard import guard
 from lmdemo.ui.heatmap import heatmap_html
-from lmdemo.ui.i18n import say, t
+from lmdemo.ui.i18n import say, t, told
 
 if TYPE_CHECKING:
     from lmdemo.services import Services
@@ -77,7 +77,8 @@ def build_lab_tab(services: "Services") -> None:
             try:
                 return fn(*args)
             except UserError as error:
-                raise gr.Error(str(error)) from error
+                request = next((a for a in args if isinstance(a, gr.Request)), None)
+                raise gr.Error(told(request, error)) from error
         return wrapper
 
     with gr.Tab(t("lab.tokens")):

@@ -1,4 +1,5 @@
-"""Playground tab: classify text (zero-shot, few-shot, fine-tuned on your CSV) and summarise it.
+"""Playground tab: classify text (zero-shot, few-shot, fine-tuned on your CSV, which the chat model
+can also read for the few-shot head) and summarise it.
 
 Trained heads and models live in this session's gr.State. Endpoints: `/classify`
 (text, labels, mode → label scores) and `/summarize` (text, mode, length → summary).
@@ -17,7 +18,7 @@ from lmdemo.tasks.classify import TrainConfig, parse_labels
 from lmdemo.tasks.dataset import LabelledTexts, read_csv
 from lmdemo.ui.guard import guard
 from lmdemo.ui.heatmap import heatmap_html
-from lmdemo.ui.i18n import say, t
+from lmdemo.ui.i18n import say, t, told
 from lmdemo.ui.throttle import throttled
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def _shots(table: Any) -> LabelledTexts:
     rows = table.values.tolist() if hasattr(table, "values") else list(table or [])
     pairs = [(str(t).strip(), str(lab).strip()) for t, lab, *_ in rows if str(t).strip() and str(lab).strip()]
     if len({lab for _, lab in pairs}) < 2:
-        raise UserError("Add examples of at least two labels to the table.")
+        raise UserError("Add examples of at least two labels to the table.", "请在表格里加入至少两个标签的例子。")
     return LabelledTexts([t for t, _ in pairs], [lab for _, lab in pairs])
 
 
@@ -187,7 +188,7 @@ def build_playground_tab(services: "Services") -> None:
                         yield (say(request, "play.training_rows", n=len(data.texts), counts=counts, against=against),
                                gr.skip(), gr.skip(), gr.skip(), gr.skip(), update.model)
                 except UserError as refused:  # the fine-tune below still runs
-                    against += "; " + say(request, "play.chat_not_read", why=refused)
+                    against += "; " + say(request, "play.chat_not_read", why=told(request, refused))
             quantization = "8bit" if quantized else "none"
             updates = throttled(classify.fine_tune_stream(data, TrainConfig(epochs=int(n_epochs)), quantization),
                                 interval=0.25, is_last=lambda u: u.model is not None)
@@ -209,7 +210,7 @@ def build_playground_tab(services: "Services") -> None:
                         gr.skip(),
                     )
             except UserError as refused:  # e.g. an encoder that cannot read the CSV: the baseline stays usable
-                yield (say(request, "play.not_fine_tuned", against=against, why=refused), "", gr.skip(), gr.skip(),
+                yield (say(request, "play.not_fine_tuned", against=against, why=told(request, refused)), "", gr.skip(), gr.skip(),
                        gr.skip(), gr.skip())
 
     def load_text(file: str | None, request: gr.Request) -> str:

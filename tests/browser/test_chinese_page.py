@@ -68,6 +68,9 @@ def test_a_chinese_browser_gets_the_chinese_page_and_cited_answers(browser, runn
         refusal = page.get_by_text("不认识这段文字中").first
         refusal.wait_for(timeout=30000)  # no confident 0.48 / 0.48 guess: the encoder says it cannot read this
         assert "paraphrase-multilingual-MiniLM-L12-v2" in refusal.inner_text()
+        page.get_by_label("标签（零样本）").fill("科技")
+        page.get_by_role("button", name="分类", exact=True).click()
+        page.get_by_text("请至少给出两个标签，例如").first.wait_for(timeout=30000)  # the service's message, in Chinese
 
 
 def test_an_english_browser_gets_the_english_page(browser, running_app: RunningApp) -> None:

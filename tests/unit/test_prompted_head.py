@@ -5,6 +5,7 @@ service picks it only when the user says what the labels describe and the chat m
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -159,3 +160,31 @@ def test_a_csv_is_read_by_the_chat_model_and_scored_on_rows_it_did_not_train_on(
     chat["states"] = None
     with pytest.raises(UserError, match="does not run in this app"):
         list(service.chat_reading_stream(data, "sentiment"))
+
+
+def test_reading_a_csv_waits_for_a_reply_being_generated() -> None:
+    from lmdemo.models.priority import Foreground
+
+    foreground = Foreground()
+    chat = FakeChat()
+    read_at: list[float] = []
+
+    def timed(prompts: Sequence[str]) -> tuple[str, np.ndarray]:
+        read_at.append(time.monotonic())
+        return chat(prompts)
+
+    service = ClassifyService(Embedder(), None, None, None, prompt_states=lambda: timed,  # type: ignore[arg-type]
+                              foreground=foreground)
+    replying, ended = threading.Event(), []
+
+    def reply() -> None:
+        with foreground.active():
+            replying.set()
+            time.sleep(0.5)
+            ended.append(time.monotonic())
+
+    threading.Thread(target=reply).start()
+    replying.wait()
+    updates = list(service.chat_reading_stream(LabelledTexts(TEXTS * 2, LABELS * 2), "sentiment"))
+    assert isinstance(updates[-1].model, PromptedHeadClassifier)
+    assert read_at and ended and read_at[0] >= ended[0], "no row read while the reply was being generated"
