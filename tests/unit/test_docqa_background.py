@@ -9,6 +9,7 @@ from lmdemo.docqa.index import DocumentIndex
 from lmdemo.docqa.loaders import document_from_text
 from lmdemo.docqa.splitting import Passage
 from lmdemo.docqa.service import DocQAConfig, DocQAService
+from lmdemo.errors import UserError
 from lmdemo.models.pool import ModelPool
 from lmdemo.models.types import SamplingParams
 from lmdemo.settings import Settings
@@ -110,7 +111,9 @@ def test_the_search_status_and_the_ingest_report_speak_chinese_when_asked() -> N
     assert index.search_status(chinese=True) == "还没有文档"
     index.add([Passage("自注意力。", "a.md", None, "", 0, 5), Passage("多头。", "a.md", None, "", 5, 8)])
     assert index.search_status(chinese=True) == "关键词检索已就绪；语义检索 0%（0/2 个段落）"
-    report = IngestReport([("a.md", 2)], ["b.pdf: encrypted"], 2, (index.search_status(), index.search_status(True)))
+    encrypted = UserError("b.pdf: encrypted", "b.pdf：已加密")
+    report = IngestReport([("a.md", 2)], [encrypted], 2, (index.search_status(), index.search_status(True)))
     assert report.summary() == ("✓ a.md: 2 passages\n✗ b.pdf: encrypted\n"
                                 "2 passages indexed in total; keyword search ready; semantic search 0% (0 of 2 passages).")
+    assert "✗ b.pdf：已加密\n" in report.summary(chinese=True)
     assert report.summary(chinese=True).endswith("共索引 2 个段落；关键词检索已就绪；语义检索 0%（0/2 个段落）。")
