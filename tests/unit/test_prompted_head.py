@@ -153,8 +153,10 @@ def test_a_csv_is_read_by_the_chat_model_and_scored_on_rows_it_did_not_train_on(
     monkeypatch.setattr(service_module, "MAX_READ_ROWS", 20)
     sampled = FakeChat()
     chat["states"] = sampled
-    assert 2 <= list(service.chat_reading_stream(data, "sentiment"))[-1].model.metrics["support"] <= 4
-    assert len(sampled.prompts) == 20 and len(set(sampled.prompts)) == 20
+    rare = LabelledTexts(many + ["a neutral film"], LABELS * 4 + ["neutral"])
+    sampled_head = list(service.chat_reading_stream(rare, "sentiment"))[-1].model
+    assert sampled_head.metrics["support"] == 4 and sampled_head.classes == ["negative", "neutral", "positive"]
+    assert len(sampled.prompts) == 21 and len(set(sampled.prompts)) == 21, "10 of each common label and the rare one"
     with pytest.raises(UserError, match="Say what the labels describe"):
         list(service.chat_reading_stream(data, "  "))
     chat["states"] = None
