@@ -210,8 +210,8 @@ def build_playground_tab(services: "Services") -> None:
                         gr.skip(),
                     )
             except UserError as refused:  # e.g. an encoder that cannot read the CSV: the baseline stays usable
-                yield (say(request, "play.not_fine_tuned", against=against, why=told(request, refused)), "", gr.skip(), gr.skip(),
-                       gr.skip(), gr.skip())
+                yield (say(request, "play.not_fine_tuned", against=against, why=told(request, refused)), "",
+                       gr.skip(), gr.skip(), gr.skip(), gr.skip())
 
     def load_text(file: str | None, request: gr.Request) -> str:
         if not file:
