@@ -25,11 +25,12 @@ class Side:
     stats: ReplyStats | None = None
     memory_mb: float = 0.0
     error: str = ""
+    error_zh: str = ""  # the error in Chinese, when written
     done: bool = False
 
-    def summary(self) -> str:
+    def summary(self, chinese: bool = False) -> str:
         if self.error:
-            return f"⚠️ {self.error}"
+            return f"⚠️ {self.error_zh if chinese and self.error_zh else self.error}"
         if self.stats is None:
             return "…"
         return (f"{self.stats.tokens_per_second:.1f} tok/s · first token {self.stats.first_token_seconds:.2f} s · "
@@ -79,7 +80,7 @@ def compare(chat: ChatService, prompt: str, models: tuple[str, str], system_prom
                 finished += 1
                 sides[i] = replace(sides[i], done=True)
             elif isinstance(item, UserError):
-                sides[i] = replace(sides[i], error=str(item))
+                sides[i] = replace(sides[i], error=str(item), error_zh=item.zh)
             else:
                 update: ReplyUpdate = item
                 sides[i] = replace(sides[i], text=update.text, stats=update.stats or sides[i].stats)

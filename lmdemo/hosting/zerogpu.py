@@ -85,7 +85,7 @@ def _inside(task: Callable[..., Any]) -> Iterator[dict[str, Any]]:
 def _failure(error: Exception) -> dict[str, Any]:
     """A failure inside the worker as plain data (only gr.Error would survive ZeroGPU's pickling)."""
     if isinstance(error, UserError):
-        return {"error": str(error), "busy": isinstance(error, GpuUnavailableError)}
+        return {"error": str(error), "zh": error.zh, "busy": isinstance(error, GpuUnavailableError)}
     log.exception("zerogpu task failed")
     return {"error": f"The GPU task failed ({type(error).__name__}: {error}). Please try again.", "busy": False}
 
@@ -122,7 +122,7 @@ def _gpu_stream(task: Callable[..., Iterator[Any]], args: list[Any]) -> Iterator
 
 def _unwrap(envelope: dict[str, Any]) -> Any:
     if "error" in envelope:
-        raise (GpuUnavailableError if envelope["busy"] else UserError)(envelope["error"])
+        raise (GpuUnavailableError if envelope["busy"] else UserError)(envelope["error"], envelope.get("zh", ""))
     return envelope["value"]
 
 

@@ -31,7 +31,7 @@ def _text(text: str) -> str:
         raise UserError("Type some text first.", "请先输入一些文字。")
     if len(text) > MAX_CHARS:
         raise UserError(f"The Lab looks at up to {MAX_CHARS} characters at a time; shorten the text.",
-                        f"实验室一次最多看 {MAX_CHARS} 个字符；请缩短文本。")
+                        f"“模型内部”一次最多看 {MAX_CHARS} 个字符；请缩短文本。")
     return text
 
 

@@ -44,7 +44,7 @@ def read_csv(path: Path, *, require_labels: bool = True, max_rows: int = MAX_ROW
         content = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise DatasetError(f"{name}: not UTF-8 text (byte {error.start}); save the CSV as UTF-8",
-                           f"{name}：不是 UTF-8 文本（第 {error.start} 个字节）；请把 CSV 另存为 UTF-8") from error
+                           f"{name}：不是 UTF-8 文本（字节偏移 {error.start}）；请把 CSV 另存为 UTF-8") from error
     reader = csv.DictReader(io.StringIO(content))
     columns = [c.strip().lower() for c in (reader.fieldnames or [])]
     if "text" not in columns or (require_labels and "label" not in columns):

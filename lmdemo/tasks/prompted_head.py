@@ -73,7 +73,8 @@ def features(embed: Embed, states: States, aspect: str, texts: Sequence[str], ch
         model, read = states([prompt(aspect, t) for t in texts[start:start + BATCH]])
         if chat_model is not None and model != chat_model:
             raise UserError(f"The chat model is now {model}, not {chat_model}, which read the few-shot examples: "
-                            "train the few-shot classifier again.")
+                            "train the few-shot classifier again.",
+                            f"聊天模型现在是 {model}，不是读少样本例子的 {chat_model}：请重新训练少样本分类器。")
         chat_model = model
         rows.append(read)
         done = min(start + BATCH, len(texts))
@@ -120,7 +121,7 @@ def train_prompted_head(embed: Embed, states: States, aspect: str, texts: Sequen
     seconds, so nothing the user labelled is left out of the final head.
     """
     if len(set(labels)) < 2:
-        raise UserError("Few-shot needs examples of at least two labels.")
+        raise UserError("Few-shot needs examples of at least two labels.", "少样本至少需要两个标签的例子。")
     aspect = clean_aspect(aspect)
     chat_model, rows = features(embed, states, aspect, texts, progress=progress, cancel=cancel)
     metrics = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,7 @@ TRAIN_ROWS_PER_SECOND = 100.0
 TRAIN_START_SECONDS = 20.0
 # Rows of a CSV the chat model reads for its head: ~70 a second for the 135M model on 2 CPU cores
 MAX_READ_ROWS = 5000
+MAX_READ_WAIT = 2 * PATIENCE  # seconds the reading steps aside for replies, in all
 
 
 def sample_shots(data: LabelledTexts, shots: int, seed: int = 0) -> LabelledTexts:
@@ -271,23 +273,26 @@ class ClassifyService:
         states = self._prompt_states()
         if states is None:
             raise UserError("The chat model does not run in this app (remote, or one GPU call per reply), so it "
-                            "cannot read the rows.")
+                            "cannot read the rows.", "聊天模型不在本应用里运行（远程，或每次回复一次 GPU 调用），读不了这些行。")
         aspect = clean_aspect(clean_user_text(aspect))
         if not aspect:
             raise UserError("Say what the labels describe (e.g. sentiment or topic) for the chat model to read "
-                            "the rows.")
+                            "the rows.", "请说明标签描述的是什么（例如 情感 或 主题），聊天模型才能读这些行。")
         texts, labels = self._texts(data.texts), list(data.labels)
-        self._refuse_unread(texts)
         if len(texts) > MAX_READ_ROWS:  # a sample with every label in it
             rows, _ = stratified_split(labels, 1 - MAX_READ_ROWS / len(texts))
             texts, labels = [texts[i] for i in rows], [labels[i] for i in rows]
+        self._refuse_unread(texts)
         _, held = stratified_split(labels, TrainConfig().holdout, TrainConfig().seed)
-        foreground = self._foreground
+        foreground, waited = self._foreground, [0.0]
 
         def politely(prompts: Sequence[str]) -> tuple[str, np.ndarray]:
-            """Read a batch once no reply is being generated: a 2,000-row CSV keeps the chat model busy ~30 s."""
-            if foreground is not None:
+            """Read a batch once no reply is being generated (a 2,000-row CSV keeps the chat model busy
+            ~30 s), waiting `MAX_READ_WAIT` seconds in all at most: a busy server must not stall it for hours."""
+            if foreground is not None and waited[0] < MAX_READ_WAIT:
+                started = time.monotonic()
                 foreground.wait_idle(PATIENCE)
+                waited[0] += time.monotonic() - started
             return states(prompts)
 
         for fraction, message, result in in_a_thread(
@@ -295,10 +300,10 @@ class ClassifyService:
                                                        self._embedder.name(), report, cancel, held),
             "lmdemo-chat-reading",
         ):
+            scored = f" (scored on {len(held)} of them held out from a first fit)" if held else ""
             yield TrainingUpdate(fraction, message if result is None else
                                  f"head trained on {len(texts)} rows as the chat model reads "
-                                 f"“{prompt_ending(aspect)}” (scored on {len(held)} of them held out from a first "
-                                 "fit)", result)
+                                 f"“{prompt_ending(aspect)}”{scored}", result)
 
     def train_few_shot(self, data: LabelledTexts, progress: Progress | None = None, aspect: str = "") -> Any:
         """The trained few-shot classifier (for batch use)."""
@@ -317,10 +322,12 @@ class ClassifyService:
             states = self._prompt_states()
             if head.encoder != self._embedder.name():
                 raise UserError(f"The encoder is now {self._embedder.name()}, not {head.encoder}, which embedded the "
-                                "few-shot examples: train the few-shot classifier again.")
+                                "few-shot examples: train the few-shot classifier again.",
+                                f"编码器现在是 {self._embedder.name()}，不是嵌入少样本例子的 {head.encoder}：请重新训练少样本分类器。")
             if states is None:
                 raise UserError("This few-shot classifier needs the chat model it was trained with, which no "
-                                "longer runs in this app: train it again.")
+                                "longer runs in this app: train it again.",
+                                "这个少样本分类器需要训练它时的聊天模型，而那个模型已不在本应用里运行：请重新训练。")
             return head.predict(self._embedder.embed, states, texts)
         return head.predict(self._embedder.embed, texts)
 

@@ -19,7 +19,7 @@ import gradio as gr
 from lmdemo.chat.compare import Side, compare
 from lmdemo.ui.chat import sampling
 from lmdemo.ui.guard import guard
-from lmdemo.ui.i18n import say, t
+from lmdemo.ui.i18n import language, say, t
 from lmdemo.ui.throttle import throttled
 
 if TYPE_CHECKING:
@@ -87,12 +87,13 @@ def build_compare_tab(services: Services, tab: gr.Tab) -> None:
 
     def run(text: str, a: str, b: str, system_text: str, temp: float, new: float, request: gr.Request) -> Iterator:
         disabled = [gr.Button(interactive=False)] * len(VOTES)
+        chinese = language(request) == "zh"
         yield "", "…", "", "…", None, *disabled
         pair = None
         for pair in stream(text, a, b, system_text, temp, new, request):
-            yield pair["a"].text, pair["a"].summary(), pair["b"].text, pair["b"].summary(), None, *disabled
+            yield pair["a"].text, pair["a"].summary(chinese), pair["b"].text, pair["b"].summary(chinese), None, *disabled
         done = {"prompt": text, "model_a": a, "model_b": b, "reply_a": pair["a"].text, "reply_b": pair["b"].text}
-        yield (pair["a"].text, pair["a"].summary(), pair["b"].text, pair["b"].summary(), done,
+        yield (pair["a"].text, pair["a"].summary(chinese), pair["b"].text, pair["b"].summary(chinese), done,
                *[gr.Button(interactive=True)] * len(VOTES))
 
     def vote(choice: str):

@@ -117,17 +117,17 @@ def build_lab_tab(services: "Services") -> None:
         return (tokens_html(say(request, "lab.bpe"), views["gpt"], read["gpt"], request)
                 + tokens_html(say(request, "lab.wordpiece"), views["bert"], read["bert"], request))
 
-    def distribution(text: str, t: float, k: float, p: float) -> pd.DataFrame:
+    def distribution(text: str, t: float, k: float, p: float, request: gr.Request) -> pd.DataFrame:
         rows = lab.next_token(text, int(k), float(t), float(p), show=15)
         return pd.DataFrame({"token": [repr(r["token"]) for r in rows], "probability": [r["probability"] for r in rows]})
 
-    def step(text: str, t: float, k: float, p: float) -> tuple[str, pd.DataFrame]:
+    def step(text: str, t: float, k: float, p: float, request: gr.Request) -> tuple[str, pd.DataFrame]:
         rows = [r for r in lab.next_token(text, int(k), float(t), float(p), show=50) if r["probability"] > 0]
         chosen = rows[0] if t <= 0 else random.choices(rows, weights=[r["probability"] for r in rows])[0]
         text = text + chosen["token"]
-        return text, distribution(text, t, k, p)
+        return text, distribution(text, t, k, p, request)
 
-    def show_attention(text: str, model: str, lay: float, hd: float) -> str:
+    def show_attention(text: str, model: str, lay: float, hd: float, request: gr.Request) -> str:
         names, matrix = lab.attention(text, model, int(lay), None if hd < 0 else int(hd))
         return attention_view(names, matrix, int(lay), None if hd < 0 else int(hd))
 

@@ -34,3 +34,11 @@ def test_attention_endpoint(client: Client) -> None:
     assert np.allclose(matrix.sum(axis=1), 1.0, atol=1e-4) and np.allclose(np.triu(matrix, 1), 0)
     with pytest.raises(Exception, match="layer must be between"):
         client.predict("The cat sat.", "gpt", 99, 0, api_name="/attention")
+
+
+def test_a_chinese_client_is_told_what_to_fix_in_chinese(running_app: RunningApp) -> None:
+    chinese = Client(running_app.url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    with pytest.raises(Exception, match="请先输入一些文字。"):
+        chinese.predict("", 5, 1.0, api_name="/next_token")
+    with pytest.raises(Exception, match="Type some text first."):
+        Client(running_app.url, verbose=False).predict("", 5, 1.0, api_name="/next_token")

@@ -72,10 +72,18 @@ def test_what_a_user_gets_wrong_is_told_in_chinese_to_a_chinese_browser(tmp_path
     chinese, english = _request("zh-CN,zh;q=0.9"), _request("en-US")
     assert [told(chinese, e) for e in errors] == [
         "空.md：文件是空的", "wrong.csv：需要 `text` 和 `label` 列；找到的是 sentence, category",
-        "one.csv：只有一个类别（a）；分类器至少需要两个", "latin1.csv：不是 UTF-8 文本（第 14 个字节）；请把 CSV 另存为 UTF-8",
+        "one.csv：只有一个类别（a）；分类器至少需要两个", "latin1.csv：不是 UTF-8 文本（字节偏移 14）；请把 CSV 另存为 UTF-8",
         "请至少给出两个标签，例如 `体育, 政治, 科技`。"]
     assert told(english, errors[0]) == "空.md: the file is empty" and told(None, errors[1]).startswith("wrong.csv: needs")
     assert told(chinese, UserError("Only in English.")) == "Only in English.", "no Chinese written: the English"
     report = IngestReport([("a.md", 3)], [errors[0]], 3)
     assert "✗ 空.md：文件是空的" in report.summary(chinese=True)
     assert "✗ 空.md: the file is empty" in report.summary()
+
+
+def test_a_side_of_a_comparison_shows_its_error_in_the_pages_language() -> None:
+    from lmdemo.chat.compare import Side
+
+    busy = Side("m", error="The server is busy.", error_zh="服务器正忙。")
+    assert busy.summary() == "⚠️ The server is busy." and busy.summary(chinese=True) == "⚠️ 服务器正忙。"
+    assert Side("m", error="Only English.").summary(chinese=True) == "⚠️ Only English."

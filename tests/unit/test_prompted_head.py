@@ -190,3 +190,25 @@ def test_reading_a_csv_waits_for_a_reply_being_generated() -> None:
     updates = list(service.chat_reading_stream(LabelledTexts(TEXTS * 2, LABELS * 2), "sentiment"))
     assert isinstance(updates[-1].model, PromptedHeadClassifier)
     assert read_at and ended and read_at[0] >= ended[0], "no row read while the reply was being generated"
+
+
+def test_a_reply_that_never_ends_delays_the_reading_only_so_long(monkeypatch) -> None:
+    import lmdemo.tasks.service as service_module
+    from lmdemo.models.priority import Foreground
+
+    monkeypatch.setattr(service_module, "PATIENCE", 0.2)
+    monkeypatch.setattr(service_module, "MAX_READ_WAIT", 0.3)
+    foreground, chat, read_at = Foreground(), FakeChat(), []
+
+    def timed(prompts: Sequence[str]) -> tuple[str, np.ndarray]:
+        read_at.append(time.monotonic())
+        return chat(prompts)
+
+    service = ClassifyService(Embedder(), None, None, None, prompt_states=lambda: timed,  # type: ignore[arg-type]
+                              foreground=foreground)
+    with foreground.active():  # a reply being generated the whole time
+        started = time.monotonic()
+        list(service.chat_reading_stream(LabelledTexts(TEXTS * 4, LABELS * 4), "sentiment"))
+    waits = [b - a for a, b in zip([started] + read_at, read_at)]
+    assert len(read_at) == 4 and waits[0] >= 0.2 and waits[1] >= 0.2, "the first batches wait for the reply"
+    assert waits[2] < 0.15 and waits[3] < 0.15, "then the reading goes on: 0.3 s of waiting in all at most"

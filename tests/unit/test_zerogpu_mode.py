@@ -197,7 +197,7 @@ def _tensor_task(models, n: int) -> Iterator[object]:
 @model_task(lambda max_seconds, *args: 1.0)
 def _refusing_task(models, kind: str) -> object:
     if kind == "busy":
-        raise GpuUnavailableError("all GPUs busy")
+        raise GpuUnavailableError("all GPUs busy", "所有 GPU 都在忙")
     if kind == "oom":
         raise OutOfMemoryError("The GPU ran out of memory while writing this reply.")
     raise ValueError("a bug")
@@ -206,8 +206,9 @@ def _refusing_task(models, kind: str) -> object:
 def test_zerogpu_failures_inside_the_call_come_back_as_messages(services: Services) -> None:
     with pytest.raises(UserError, match="The GPU task failed.*TypeError: yielded value is a Tensor"):
         list(services.runner.stream(_tensor_task, 3))
-    with pytest.raises(GpuUnavailableError, match="all GPUs busy"):
+    with pytest.raises(GpuUnavailableError, match="all GPUs busy") as busy:
         services.runner.call(_refusing_task, "busy")
+    assert busy.value.said(chinese=True) == "所有 GPU 都在忙", "the Chinese message crosses back too"
     with pytest.raises(UserError, match="ran out of memory while writing this reply"):
         services.runner.call(_refusing_task, "oom")
     with pytest.raises(UserError, match=r"The GPU task failed \(ValueError: a bug\)"):
