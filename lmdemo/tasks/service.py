@@ -156,6 +156,11 @@ class TrainingUpdate:
     message: str
     model: Any = None  # a TrainedClassifier, or for few-shot a head or SetFit classifier
     archive: bytes = b""
+    zh: str = ""  # the message in Chinese, written for the few-shot outcomes a page shows
+
+    def said(self, chinese: bool) -> str:
+        """The message in Chinese when asked for and written, else in English."""
+        return self.zh if chinese and self.zh else self.message
 
 
 class ClassifyService:
@@ -231,11 +236,15 @@ class ClassifyService:
         aspect = clean_aspect(clean_user_text(aspect))
         read = self._embedder.coverage(texts)
         if read.poor:
-            yield TrainingUpdate(1.0, f"n-gram classifier trained: the encoder {self._embedder.name()} does not "
+            name = self._embedder.name()
+            yield TrainingUpdate(1.0, f"n-gram classifier trained: the encoder {name} does not "
                                       f"know {read.share_unknown:.0%} of the examples' characters; a multilingual "
                                       "encoder from the Models tab would let SetFit use them"
                                       + (f" (“{aspect}” is not used)" if aspect else ""),
-                                 NgramClassifier.train(texts, labels, holdout=0.0))
+                                 NgramClassifier.train(texts, labels, holdout=0.0),
+                                 zh=f"已训练 n-gram 分类器：编码器 {name} 不认识这些例子中 {read.share_unknown:.0%} 的"
+                                    "字符；在“模型”页换一个多语言编码器，SetFit 才能用上它们"
+                                    + (f"（没有用到“{aspect}”）" if aspect else ""))
             return
         states = self._prompt_states() if aspect else None
         if states is not None:
@@ -246,19 +255,23 @@ class ClassifyService:
             ):
                 yield TrainingUpdate(fraction, message if result is None else
                                      f"head trained on the encoder's embeddings and on how the chat model reads "
-                                     f"“{prompt_ending(aspect)}”", result)
+                                     f"“{prompt_ending(aspect)}”", result,
+                                     zh="" if result is None else
+                                     f"分类头已在编码器的向量和聊天模型读到“{prompt_ending(aspect)}”时的状态上训练好")
             return
         unused = f" (“{aspect}” is not used: the chat model does not run in this app)" if aspect else ""
+        unused_zh = f"（没有用到“{aspect}”：聊天模型不在本应用里运行）" if aspect else ""
         encoder = self._encoder_model() if self._encoder_model is not None and wants_setfit(labels) else None
         if encoder is None:
             yield TrainingUpdate(1.0, f"head trained on frozen embeddings{unused}",
-                                 FewShotClassifier.train(self._embedder.embed, texts, labels))
+                                 FewShotClassifier.train(self._embedder.embed, texts, labels),
+                                 zh=f"分类头已在冻结的向量上训练好{unused_zh}")
             return
         for fraction, message, result in in_a_thread(
             lambda report, cancel: train_setfit(encoder, texts, labels, report, cancel), "lmdemo-setfit"
         ):
             yield TrainingUpdate(fraction, message if result is None else f"SetFit: encoder and head trained{unused}",
-                                 result)
+                                 result, zh="" if result is None else f"SetFit：编码器和分类头已训练好{unused_zh}")
 
     def chat_reading_stream(self, data: LabelledTexts, aspect: str) -> Iterator[TrainingUpdate]:
         """The few-shot head on the chat model's reading of a CSV's rows, scored on the rows held

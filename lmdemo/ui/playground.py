@@ -18,7 +18,7 @@ from lmdemo.tasks.classify import TrainConfig, parse_labels
 from lmdemo.tasks.dataset import LabelledTexts, read_csv
 from lmdemo.ui.guard import guard
 from lmdemo.ui.heatmap import heatmap_html
-from lmdemo.ui.i18n import say, t, told
+from lmdemo.ui.i18n import language, say, t, told
 from lmdemo.ui.throttle import throttled
 
 if TYPE_CHECKING:
@@ -151,7 +151,8 @@ def build_playground_tab(services: "Services") -> None:
                 progress(update.fraction, desc=update.message)
                 yield gr.skip(), say(request, "play.training", message=update.message)
         counts = ", ".join(f"{k}: {v}" for k, v in data.counts().items())
-        yield update.model, say(request, "play.few_done", message=update.message[:1].upper() + update.message[1:],
+        outcome = update.said(language(request) == "zh")
+        yield update.model, say(request, "play.few_done", message=outcome[:1].upper() + outcome[1:],
                                 n=len(data.texts), counts=counts)
 
     def train(

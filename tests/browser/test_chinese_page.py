@@ -71,6 +71,9 @@ def test_a_chinese_browser_gets_the_chinese_page_and_cited_answers(browser, runn
         page.get_by_label("标签（零样本）").fill("科技")
         page.get_by_role("button", name="分类", exact=True).click()
         page.get_by_text("请至少给出两个标签，例如").first.wait_for(timeout=30000)  # the service's message, in Chinese
+        page.get_by_text("少样本：每个标签几个例子").click()
+        page.get_by_role("button", name="训练少样本分类器", exact=True).click()
+        page.get_by_text("分类头已在冻结的向量上训练好，共 4 个例子").wait_for(timeout=60000)
 
 
 def test_an_english_browser_gets_the_english_page(browser, running_app: RunningApp) -> None:

@@ -124,6 +124,7 @@ def test_the_english_encoder_refuses_chinese_instead_of_guessing(services) -> No
 def test_few_shot_on_examples_the_encoder_cannot_read_trains_an_ngram_classifier(services) -> None:
     updates = list(services.classify.few_shot_stream(ZH_TRAIN))
     assert len(updates) == 1 and updates[0].message.startswith("n-gram classifier trained")
+    assert updates[0].said(chinese=True).startswith("已训练 n-gram 分类器：编码器 ")
     assert isinstance(updates[0].model, NgramClassifier)
     predictions = services.classify.few_shot(updates[0].model, ["质量很好，非常满意。", "太差了，坏了。"])
     assert [p.label for p in predictions] == ["好评", "差评"]

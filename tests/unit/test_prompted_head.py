@@ -101,6 +101,8 @@ def test_the_service_reads_with_the_chat_model_only_when_told_the_aspect_and_the
     updates = list(service.few_shot_stream(data, "  sentiment "))
     assert isinstance(updates[-1].model, PromptedHeadClassifier) and updates[-1].fraction == 1.0
     assert "The sentiment of this text is" in updates[-1].message
+    assert updates[-1].said(chinese=True) == "分类头已在编码器的向量和聊天模型读到“The sentiment of this text is …”时的状态上训练好"
+    assert all(u.said(chinese=True) == u.message for u in updates[:-1]), "progress stays as it was said"
     assert any("read 16/32" in u.message for u in updates)
     assert [p.label for p in service.few_shot(updates[-1].model, ["good work", "bad work"])] == ["positive", "negative"]
 
@@ -113,6 +115,7 @@ def test_the_service_reads_with_the_chat_model_only_when_told_the_aspect_and_the
     chat["states"] = None  # the chat model now runs remotely
     fallback = list(service.few_shot_stream(data, "sentiment"))[-1]
     assert isinstance(fallback.model, FewShotClassifier) and "“sentiment” is not used" in fallback.message
+    assert fallback.said(chinese=True) == "分类头已在冻结的向量上训练好（没有用到“sentiment”：聊天模型不在本应用里运行）"
     with pytest.raises(UserError, match="train it again"):
         service.few_shot(head, ["good work"])
 
