@@ -176,6 +176,7 @@ def build_playground_tab(services: "Services") -> None:
             yield (say(request, "play.training_rows", n=len(data.texts), counts=counts, against=against), "", gr.skip(),
                    gr.DownloadButton(visible=False), baseline, gr.skip())
             if (described or "").strip():
+                then = "；" if language(request) == "zh" else "; "  # the accuracies so far, then the chat model's
                 try:
                     for update in throttled(classify.chat_reading_stream(data, described), interval=0.25,
                                             is_last=lambda u: u.model is not None):
@@ -184,12 +185,12 @@ def build_playground_tab(services: "Services") -> None:
                             yield update.message, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                             continue
                         read = update.model.metrics.get("accuracy")
-                        against += "; " + (say(request, "play.chat_reading", accuracy=f"{read:.3f}")
+                        against += then + (say(request, "play.chat_reading", accuracy=f"{read:.3f}")
                                            if read is not None else say(request, "play.chat_reading_trained"))
                         yield (say(request, "play.training_rows", n=len(data.texts), counts=counts, against=against),
                                gr.skip(), gr.skip(), gr.skip(), gr.skip(), update.model)
                 except UserError as refused:  # the fine-tune below still runs
-                    against += "; " + say(request, "play.chat_not_read", why=told(request, refused))
+                    against += then + say(request, "play.chat_not_read", why=told(request, refused).rstrip("。."))
             quantization = "8bit" if quantized else "none"
             updates = throttled(classify.fine_tune_stream(data, TrainConfig(epochs=int(n_epochs)), quantization),
                                 interval=0.25, is_last=lambda u: u.model is not None)

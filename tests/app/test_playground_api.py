@@ -87,3 +87,16 @@ def test_prompts_are_not_logged(running_app: RunningApp) -> None:
     log = running_app.log.read_text()
     assert '"endpoint": "/chat"' in log
     assert "xylophonically-unique-4242" not in log
+
+
+def test_a_chinese_csv_in_a_chinese_page_says_why_neither_the_chat_model_nor_the_encoder_read_it(
+        running_app: RunningApp, tmp_path) -> None:
+    rows = [("质量很好，非常满意，还会再买。", "好评"), ("物流很快，包装完好，推荐购买。", "好评"),
+            ("太差了，用了两天就坏了。", "差评"), ("客服态度恶劣，再也不买了。", "差评")]
+    csv = tmp_path / "评论.csv"
+    csv.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows * 4), encoding="utf-8")
+    chinese = Client(running_app.url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    status, _metrics, _download = chinese.predict(handle_file(str(csv)), 1, False, "情感", api_name="/fine_tune")
+    assert "；聊天模型没有读这些行：编码器 " in status and "选择 **n-gram 基线** 再分类。未微调：编码器 " in status, status
+    assert "。。" not in status and "; " not in status, status
+    assert chinese.predict("质量很好，很满意。", "", "ngram", api_name="/classify")["label"] == "好评"
