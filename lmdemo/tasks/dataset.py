@@ -48,10 +48,10 @@ def read_csv(path: Path, *, require_labels: bool = True, max_rows: int = MAX_ROW
     reader = csv.DictReader(io.StringIO(content))
     columns = [c.strip().lower() for c in (reader.fieldnames or [])]
     if "text" not in columns or (require_labels and "label" not in columns):
-        wanted = "`text` and `label`" if require_labels else "`text`"
+        wanted, wanted_zh = ("`text` and `label`", "`text` 和 `label`") if require_labels else ("`text`", "`text`")
         found = ", ".join(columns)
         raise DatasetError(f"{name}: needs columns {wanted}; found {found or 'none'}",
-                           f"{name}：需要 {wanted.replace(' and ', ' 和 ')} 列；找到的是 {found or '无'}")
+                           f"{name}：需要 {wanted_zh} 列；找到的是 {found or '无'}")
     texts, labels = [], []
     for row in reader:
         row = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
