@@ -123,7 +123,7 @@ def build_services(settings: Settings) -> Services:
             None if isinstance(embedder, RemoteEmbedder) else lambda: _plain_encoder(models),
             lambda: models.read_states if models.reads_states() else None, models.foreground,
         ),
-        summarize=SummarizeService(embedder, models),
+        summarize=SummarizeService(models),
         embedder=embedder,
         limiter=RateLimiter(settings.rate_limit_per_minute),
         lab=LabService(models, LocalEmbedder(models), runner),

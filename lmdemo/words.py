@@ -21,6 +21,7 @@ _HAN_RUN = re.compile(f"[{HAN}]+")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _WORD = re.compile(f"[{HAN}]+|" + r"\w+")
 _JIEBA = threading.Lock()
+_STEMMERS = threading.local()
 
 
 def _jieba():
@@ -80,12 +81,30 @@ def words(text: str) -> Iterator[tuple[int, str]]:
             yield match.start(), match.group(0)
 
 
+def _meaningful(word: str) -> bool:
+    """A Chinese word of two characters or more, or another word of three letters or more that is not an
+    English function word."""
+    if _HAN_RUN.fullmatch(word):
+        return len(word) >= 2
+    return len(word) > 2 and word.lower() not in STOPWORDS
+
+
 def content_words(text: str) -> set[str]:
-    """Words that carry meaning: Chinese words of two characters or more, other words of three letters
-    or more that are not English function words; lower-cased."""
-    found = set()
-    for _, word in words(text):
-        han = _HAN_RUN.fullmatch(word) is not None
-        if (han and len(word) >= 2) or (not han and len(word) > 2 and word.lower() not in STOPWORDS):
-            found.add(word.lower())
-    return found
+    """The words of `text` that carry meaning, lower-cased."""
+    return {word.lower() for _, word in words(text) if _meaningful(word)}
+
+
+def _stemmer():
+    """This thread's English stemmer (a PyStemmer object must not be shared between threads)."""
+    stemmer = getattr(_STEMMERS, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _STEMMERS.stemmer = Stemmer.Stemmer("english")
+    return stemmer
+
+
+def terms(text: str) -> list[str]:
+    """The content words of `text` in order, English ones stemmed (proposes, proposed → propos), so that
+    counting them counts a concept however it is inflected; Chinese words are not inflected."""
+    return _stemmer().stemWords([word.lower() for _, word in words(text) if _meaningful(word)])

@@ -401,8 +401,7 @@ class ClassifyService:
 class SummarizeService:
     """Extractive and abstractive summaries of pasted or uploaded text."""
 
-    def __init__(self, embedder: Embedder, chat: ChatBackend) -> None:
-        self._embedder = embedder
+    def __init__(self, chat: ChatBackend) -> None:
         self._chat = chat
 
     def summarize(
@@ -411,7 +410,7 @@ class SummarizeService:
         """Stream the summary (extractive arrives at once)."""
         n_sentences = max(1, min(int(n_sentences), 20))
         if mode == "extractive":
-            yield extractive(self._embedder.embed, text, n_sentences)
+            yield extractive(text, n_sentences)
         elif mode == "abstractive":
             yield from abstractive(self._chat, text, n_sentences, progress)
         else:

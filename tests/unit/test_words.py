@@ -5,7 +5,7 @@ from __future__ import annotations
 from lmdemo.docqa.answer import attribute, matched_terms
 from lmdemo.docqa.index import Hit
 from lmdemo.docqa.splitting import Passage
-from lmdemo.words import content_words, segmented, words
+from lmdemo.words import content_words, segmented, terms, words
 
 
 def test_mixed_text_gives_each_word_with_its_offset() -> None:
@@ -18,6 +18,10 @@ def test_mixed_text_gives_each_word_with_its_offset() -> None:
 
 def test_content_words_keep_chinese_words_and_drop_particles_and_english_stopwords() -> None:
     assert content_words("这个模型的效果很好 and the results are strong") == {"这个", "模型", "效果", "results", "strong"}
+
+
+def test_terms_keep_order_and_stem_english_words_only() -> None:
+    assert terms("Proposed models propose 北京大学的学生 studies") == ["propos", "model", "propos", "北京大学", "学生", "studi"]
 
 
 def test_a_chinese_answer_is_cited_and_highlighted_by_its_words() -> None:
