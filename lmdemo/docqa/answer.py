@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from lmdemo.docqa.index import Hit
+from lmdemo.docqa.splitting import Passage
 from lmdemo.models.types import Message
 from lmdemo.sentences import SENTENCE_ENDINGS
 from lmdemo.words import HAN, content_words, is_chinese, words
@@ -25,6 +26,11 @@ ECHO_STOPS = ("Question:", "Context:", "Passages:", "\n[1] (")
 # 3 0.163; a rank penalty of 0.1 per passage beat 0.02 (0.176 against 0.170 with 2 sentences).
 QUOTE_SENTENCES = 1
 QUOTE_RANK_PENALTY = 0.1
+# For a question with an intent (lmdemo.docqa.intent), a quoted sentence's length in words counts by how far
+# its log is from a one-sentence answer's (ACLSum's human answers: 22 words on average).
+QUOTE_WORDS = 25
+QUOTE_LENGTH_WEIGHT = 0.1
+PAGE_CHARS = 3000  # a place on page n counts as (n - 1) pages of this many characters in
 NOT_FOUND = "The documents do not contain an answer to this question."
 # A Chinese question gets the instructions and the app's messages in Chinese, so the answer comes in Chinese.
 SYSTEM_ZH = "请只根据下面编号的段落，用一两句话回答用户的问题。每句话后面写出它所依据的段落编号，例如 [1]。\n\n{passages}"
@@ -65,6 +71,11 @@ def passage_label(hit: Hit) -> str:
     where = f", page {p.page}" if p.page else ""
     heading = f", {p.heading}" if p.heading else ""
     return f"{p.source}{where}{heading}"
+
+
+def place(passage: Passage, offset: int) -> int:
+    """How far into its document (in characters, pages counted as PAGE_CHARS) a passage's offset is."""
+    return ((passage.page or 1) - 1) * PAGE_CHARS + passage.start + offset
 
 
 def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:

@@ -17,8 +17,10 @@ import numpy as np
 
 from lmdemo.docqa.answer import (
     ECHO_STOPS,
+    QUOTE_LENGTH_WEIGHT,
     QUOTE_RANK_PENALTY,
     QUOTE_SENTENCES,
+    QUOTE_WORDS,
     attribute,
     build_messages,
     how,
@@ -26,8 +28,10 @@ from lmdemo.docqa.answer import (
     not_found,
     passage_label,
     passage_sentences,
+    place,
 )
 from lmdemo.docqa.index import DocumentIndex, Embedder, FusionConfig, Hit, Mode
+from lmdemo.docqa.intent import examples_for, intent_of
 from lmdemo.docqa.loaders import IngestError, LoadedDocument, load_document
 from lmdemo.docqa.splitting import Splitter
 from lmdemo.errors import UserError
@@ -35,7 +39,7 @@ from lmdemo.models.priority import PATIENCE, Foreground
 from lmdemo.models.types import SamplingParams
 from lmdemo.sentences import reply_text
 from lmdemo.text import clean_user_text
-from lmdemo.words import is_chinese
+from lmdemo.words import is_chinese, words
 
 if TYPE_CHECKING:
     from lmdemo.models.backend import ChatBackend
@@ -338,13 +342,32 @@ class DocQAService:
         yield from reply_text(self._chat.stream(build_messages(question, hits), params), self.config.answer_sentences)
 
     def quote(self, question: str, hits: Sequence[Hit]) -> tuple[str, list[int]]:
-        """The passages' sentences closest in meaning to the question, each cited; no generation."""
+        """The passages' sentence that best answers the question, cited; no generation.
+
+        A sentence scores by its closeness in meaning to the question; when the question asks for a
+        paper's problem, approach or results (`intent_of`), also by its closeness to sentences that
+        state such a thing, by an early place in its document where that is where it is stated, and
+        by a length near a one-sentence answer's.
+        """
         candidates = [(n, offset, sentence) for n, hit in enumerate(hits, start=1)
                       for offset, sentence in passage_sentences(hit.passage.text)]
         if not candidates:
             return "", []
-        vectors = self._embedder.embed([question] + [sentence for _, _, sentence in candidates])
-        scores = vectors[1:] @ vectors[0] - QUOTE_RANK_PENALTY * np.array([n - 1 for n, _, _ in candidates])
+        intent = intent_of(question)
+        examples = examples_for(intent, question) if intent else ()
+        vectors = self._embedder.embed([question, *examples] + [sentence for _, _, sentence in candidates])
+        sentences = vectors[1 + len(examples):]
+        ranks = np.array([n - 1 for n, _, _ in candidates], dtype=np.float32)
+        scores = sentences @ vectors[0]
+        if intent is None:
+            scores -= QUOTE_RANK_PENALTY * ranks
+        else:
+            kind = vectors[1:1 + len(examples)].mean(axis=0)
+            places = np.array([place(hits[n - 1].passage, offset) for n, offset, _ in candidates], dtype=np.float32)
+            lengths = np.array([max(1, sum(1 for _ in words(sentence))) for _, _, sentence in candidates])
+            scores += (intent.likeness * sentences @ (kind / np.linalg.norm(kind))
+                       - intent.early * np.log1p(places / 1000) - intent.rank_penalty * ranks
+                       - QUOTE_LENGTH_WEIGHT * np.abs(np.log(lengths / QUOTE_WORDS)))
         best = sorted(np.argsort(-scores)[:QUOTE_SENTENCES], key=lambda i: candidates[i][:2])
         cited = list(dict.fromkeys(candidates[i][0] for i in best))
         return " ".join(f"{candidates[i][2]} [{candidates[i][0]}]" for i in best), cited

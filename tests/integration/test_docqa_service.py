@@ -77,3 +77,40 @@ def test_unrelated_question_says_the_documents_do_not_contain_it(services, files
 def test_asking_without_documents_is_a_clear_error(services) -> None:
     with pytest.raises(UserError, match="Upload"):
         list(services.docqa.ask(services.docqa.new_index(), "Anything?", GREEDY))
+
+
+RELATED = " ".join(f"Earlier work {i} parsed edited text of kind {i} with a grammar of its own." for i in range(40))
+PAPER = f"""# Glossy Parsing with Lattice Trees
+
+## Abstract
+Parsing noisy social media posts remains hard, because parsers trained on clean newswire fail on misspellings and slang.
+In this paper, we propose Lattice Trees, a parser that reads a lattice of spelling variants instead of a single string.
+
+## Introduction
+Social media posts are written quickly and are full of creative spellings that no dictionary lists.
+
+## Related work
+{RELATED}
+Trees of lattices are described in detail in the next section.
+
+## Experiments
+We train every parser on the same treebank of posts and tune it on a held-out set of two hundred posts.
+Experiments on three Twitter treebanks show that Lattice Trees improves the labelled attachment score by 4.2 points over the best baseline.
+"""
+
+
+@pytest.mark.parametrize("asked, expected", [
+    ("What approach does the paper \"Glossy Parsing with Lattice Trees\" propose?", "In this paper, we propose Lattice Trees"),
+    ("What are the main results of the paper \"Glossy Parsing with Lattice Trees\"?", "Experiments on three Twitter"),
+])
+def test_quote_answers_what_the_question_asks_not_the_sentence_closest_to_its_title(
+    services, tmp_path: Path, asked: str, expected: str
+) -> None:
+    """Closeness to the question alone quotes the sentence naming the parser for both questions."""
+    path = tmp_path / "lattice.md"
+    path.write_text(PAPER)
+    index = services.docqa.new_index()
+    services.docqa.ingest(index, [(path, path.name)])
+    *_, final = services.docqa.ask(index, asked, GREEDY, answer_mode="quote")
+    assert final.text.startswith(expected) and final.text.endswith("]"), final.text
+    assert [s.source for s in final.sources] == ["lattice.md"]
