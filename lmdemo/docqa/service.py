@@ -36,6 +36,7 @@ from lmdemo.docqa.loaders import IngestError, LoadedDocument, load_document
 from lmdemo.docqa.splitting import Splitter
 from lmdemo.errors import UserError
 from lmdemo.models.priority import PATIENCE, Foreground
+from lmdemo.models.repetition import loops
 from lmdemo.models.types import SamplingParams
 from lmdemo.sentences import reply_text
 from lmdemo.text import clean_user_text
@@ -350,7 +351,7 @@ class DocQAService:
         by a length near a one-sentence answer's.
         """
         candidates = [(n, offset, sentence) for n, hit in enumerate(hits, start=1)
-                      for offset, sentence in passage_sentences(hit.passage.text)]
+                      for offset, sentence in passage_sentences(hit.passage.text) if not loops(sentence)]
         if not candidates:
             return "", []
         intent = intent_of(question)

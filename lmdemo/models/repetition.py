@@ -159,6 +159,12 @@ class RepetitionGuard:
         return min(hold, len(text))
 
 
+def loops(text: str) -> bool:
+    """Whether a finished text repeats itself as the guard would cut it (quote mode skips such a sentence of a
+    document: "… ideas ideas ideas ideas ideas ideas …", a list of bullets sharing their words)."""
+    return RepetitionGuard()._loop_start(text, final=True) is not None
+
+
 def guard_repetition(stream: Iterator[Chunk], restatements: bool = False) -> Iterator[Chunk]:
     """The stream, ending (finish reason "stop") where the reply starts to loop."""
     guard = RepetitionGuard(restatements)

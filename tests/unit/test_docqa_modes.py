@@ -149,3 +149,16 @@ def test_another_documents_passages_far_below_the_best_are_not_given_to_the_mode
         assert hits[0].passage.source == "zorblat.md" and "penguins.md" in {h.passage.source for h in hits}
         assert sources == ({"zorblat.md", "penguins.md"} if floor == 0 else {"zorblat.md"})
         assert [h for h in kept if h.passage.source == "zorblat.md"] == [h for h in hits if h.passage.source == "zorblat.md"]
+
+
+def test_quote_skips_a_document_sentence_that_loops() -> None:
+    """A sentence of the document repeating a five-word run is no answer, however close to the question."""
+    from lmdemo.docqa.index import Hit
+    from lmdemo.docqa.splitting import Passage
+
+    looping = "It was founded in 1987 by Maria Quell, " * 3 + "the engineer. "
+    text = looping + "It was founded in 1987 by the engineer Maria Quell, who led it for ten years."
+    service = DocQAService(BagOfWords(), None, DocQAConfig())
+    hit = Hit(Passage(text, "zorblat.md", None, "", 0, len(text)), 1.0, 1.0, 1.0, 0)
+    answer, cited = service.quote(QUESTION, [hit])
+    assert answer == "It was founded in 1987 by the engineer Maria Quell, who led it for ten years. [1]" and cited == [1]

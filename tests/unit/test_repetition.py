@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lmdemo.models.repetition import RepetitionGuard, guard_repetition
+from lmdemo.models.repetition import RepetitionGuard, guard_repetition, loops
 from lmdemo.models.types import Chunk
 
 
@@ -122,3 +122,9 @@ def test_text_is_held_back_only_while_it_could_be_a_repeat() -> None:
     shown = guard.feed("Epsilon zeta eta theta iota kappa lambda")
     assert shown.startswith("Alpha beta gamma delta.")
     assert guard.feed(" mu.", final=True).endswith("mu.")
+
+
+def test_loops_tells_a_finished_text_that_repeats_itself() -> None:
+    assert loops('Nonsense such as "green ideas ideas ideas ideas ideas ideas ideas ideas sleep" was included.')
+    assert loops("The model is fast. The model is fast.")
+    assert not loops("The model is fast. It is also small, and it runs on a laptop.")
