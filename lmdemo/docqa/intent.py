@@ -52,7 +52,7 @@ INTENTS: tuple[Intent, ...] = (
     ),
     Intent(
         "problem",
-        re.compile(r"\b(problems?|challenges?|address(?:es)?|motivat(?:es?|ion)|why|tackles?|issues?|limitations?)\b"
+        re.compile(r"\b(problems?|challenges?|address(?:es)?|motivat(?:es?|ion)|tackles?|issues?|limitations?)\b"
                    r"|问题|挑战|解决|动机|为什么", re.IGNORECASE),
         ("The problem is that existing methods fail to handle this task well.",
          "However, previous approaches suffer from a major limitation.",

@@ -11,7 +11,7 @@ from lmdemo.docqa.intent import examples_for, intent_of
     ('What problem does the paper "Exploring Correlation of Dependency Relation Paths" address?', "problem"),
     ('What approach does the paper "Exploring Correlation of Dependency Relation Paths" propose?', "approach"),
     ('What are the main results of the paper "Exploring Correlation of Dependency Relation Paths"?', "results"),
-    ("Why is parsing tweets hard?", "problem"),
+    ("What challenge does parsing tweets pose?", "problem"),
     ("Which method do the authors use?", "approach"),
     ("How well does the new parser perform?", "results"),
     ("What problem does the proposed method solve?", "problem"),
@@ -33,7 +33,7 @@ def test_a_quoted_title_does_not_decide_the_kind(question: str, expected: str) -
     assert intent_of(question).name == expected
 
 
-@pytest.mark.parametrize("question", ["When was Zorblat Station founded, and by whom?", "谁创建了这个站？", ""])
+@pytest.mark.parametrize("question", ["When was Zorblat Station founded, and by whom?", "Why did the station close?", "谁创建了这个站？", ""])
 def test_other_questions_have_no_intent(question: str) -> None:
     assert intent_of(question) is None
 
