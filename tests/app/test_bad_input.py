@@ -30,7 +30,8 @@ def _still_works(app: RunningApp, client: Client, tmp_path: Path) -> None:
         assert "check.md: 1 passage" in c.predict([handle_file(str(doc))], api_name="/ingest")
         answer, _ = c.predict("Who founded Zorblat Station?", api_name="/ask")
         assert "Maria Quell" in answer
-    assert "Paris" in Client(app.url, verbose=False).predict("What is the capital of France?", api_name="/chat")
+    assert "Paris" in Client(app.url, verbose=False).predict("What is the capital of France?", temperature=0.0,
+                                                                  api_name="/chat")
 
 
 def _bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
