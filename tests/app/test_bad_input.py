@@ -12,6 +12,7 @@ from gradio_client import Client, handle_file
 
 from tests import docfiles
 from tests.conftest import RunningApp
+from tests.questions import ANSWER, QUESTION
 
 UPLOAD_MB = 2
 
@@ -30,7 +31,7 @@ def _still_works(app: RunningApp, client: Client, tmp_path: Path) -> None:
         assert "check.md: 1 passage" in c.predict([handle_file(str(doc))], api_name="/ingest")
         answer, _ = c.predict("Who founded Zorblat Station?", api_name="/ask")
         assert "Maria Quell" in answer
-    assert "Paris" in Client(app.url, verbose=False).predict("What is the capital of France?", temperature=0.0,
+    assert ANSWER in Client(app.url, verbose=False).predict(QUESTION, temperature=0.0,
                                                                   api_name="/chat")
 
 
@@ -90,8 +91,8 @@ def test_a_megabyte_prompt_is_refused_quickly_and_clearly(strict_app: RunningApp
 
 def test_control_characters_and_mixed_scripts_are_handled(strict_app: RunningApp) -> None:
     client = Client(strict_app.url, verbose=False)
-    odd = "Wh\x00at is\u200b the capital\x1b[31m of France? Париж 東京 مرحبا 🙂"
-    assert "Paris" in client.predict(odd, temperature=0.0, api_name="/chat")
+    odd = "Wh\x00at is\u200b the capital\x1b[31m of Japan? Париж 東京 مرحبا 🙂"
+    assert ANSWER in client.predict(odd, temperature=0.0, api_name="/chat")
     tokens = client.predict("naïve café 東京 🙂\x07", api_name="/tokenize")
     assert tokens["gpt"] and tokens["bert"]
     result = client.predict("Der Stürmer traf zweimal im Finale ⚽", "sport, business", "zero-shot",

