@@ -148,7 +148,7 @@ def main() -> None:
             answers, seconds = run(mode, subset)
             rows.append(score(f"{mode} (subset)", subset, answers, seconds))
             if mode == "auto":
-                fallbacks = sum("cited none" in a["how"] for a in answers)
+                fallbacks = sum("backed the generated" in a["how"] for a in answers)
                 rows[-1]["quoted instead"] = round(fallbacks / len(answers), 3)
         print(rows[-1], flush=True)
     write("qa", rows, {"ingest_seconds": round(ingest, 1), "passages": len(index),

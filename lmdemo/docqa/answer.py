@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from lmdemo.docqa.index import Hit
 from lmdemo.docqa.splitting import Passage
@@ -31,6 +32,10 @@ QUOTE_RANK_PENALTY = 0.1
 QUOTE_WORDS = 25
 QUOTE_LENGTH_WEIGHT = 0.1
 PAGE_CHARS = 3000  # a place on page n counts as (n - 1) pages of this many characters in
+# A sentence of a generated answer counts as backed by a passage holding this share of its words (other
+# than the question's): on 45 ACLSum dev questions, keeping only backed sentences (quoting when none is)
+# gave ROUGE-L 0.204 at 0.5, 0.211 at 0.6, 0.212 at 0.7, against 0.178 for the whole answer.
+BACKED = 0.6
 NOT_FOUND = "The documents do not contain an answer to this question."
 # A Chinese question gets the instructions and the app's messages in Chinese, so the answer comes in Chinese.
 SYSTEM_ZH = "请只根据下面编号的段落，用一两句话回答用户的问题。每句话后面写出它所依据的段落编号，例如 [1]。\n\n{passages}"
@@ -41,8 +46,12 @@ NOT_FOUND_ZH = "文档中没有这个问题的答案。"
 HOW: dict[str, tuple[str, str]] = {
     "generated": ("generated", "由对话模型生成"),
     "quoted": ("quoted from the passages", "摘自文档段落"),
-    "quoted_instead": ("quoted from the passages (the generated answer cited none)",
-                       "摘自文档段落（生成的回答没有引用任何段落）"),
+    "generated_unbacked": ("generated; no passage backs {count} of its sentences (left uncited)",
+                           "由对话模型生成；其中 {count} 句没有段落支持（未标引用）"),
+    "generated_trimmed": ("generated; left out what no passage backs ({count} of its sentences)",
+                          "由对话模型生成；删去了 {count} 句没有段落支持的话"),
+    "quoted_instead": ("quoted from the passages (no passage backed the generated answer)",
+                       "摘自文档段落（生成的回答没有段落支持）"),
     "nothing": ("nothing relevant found", "没有找到相关的段落"),
     "vectors_pending": ("{status}, so keyword search answered", "{status}，所以由关键词检索回答"),
     "unreadable": ("the encoder {encoder} does not know {share:.0%} of the question's characters, so keyword "
@@ -117,31 +126,56 @@ def passage_sentences(text: str) -> list[tuple[int, str]]:
     return found
 
 
-def attribute(answer: str, hits: Sequence[Hit], min_overlap: float = 0.5) -> tuple[str, list[int]]:
-    """The answer with checked citations, and the 1-based numbers of the passages cited.
+class Attributed(NamedTuple):
+    """An answer with checked citations."""
 
-    Grouped markers ("[1, 2]") become one per passage, markers that point past the passages are
-    dropped; an uncited sentence gets the passage holding at least `min_overlap` of its content
-    words, if any does.
+    text: str
+    cited: list[int]  # 1-based passage numbers, in the order first cited
+    unbacked: int  # sentences that no passage backs (left out of `text` when asked to)
+
+
+def attribute(answer: str, hits: Sequence[Hit], question: str = "", backed_only: bool = False) -> Attributed:
+    """The answer with its citations checked against the passages.
+
+    A sentence is backed by passages holding at least BACKED of its content words other than the
+    question's (restating the question backs nothing). A marker [n] stays when passage n shares a
+    word with its sentence and the marked passages together back it; otherwise the sentence cites
+    the one passage that backs it, if any does. Grouped markers ("[1, 2]") become one per passage.
+    With `backed_only`, sentences that no passage backs are left out.
     """
     passage_words = [content_words(h.passage.text) for h in hits]
+    asked = content_words(question)
     cited: list[int] = []
     sentences = []
+    unbacked = 0
     answer = _CITATION_GROUP.sub(lambda m: "".join(f"[{n.strip()}]" for n in m.group(1).split(",")), answer)
     for sentence in _SENTENCE.findall(answer.strip()):
-        valid = [int(n) for n in _CITATION.findall(sentence) if 1 <= int(n) <= len(hits)]
-        sentence = _CITATION.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "", sentence)
-        if not valid:
-            terms = content_words(sentence)
-            if terms:
-                overlaps = [len(terms & pw) / len(terms) for pw in passage_words]
-                best = max(range(len(hits)), key=lambda i: overlaps[i], default=None)
-                if best is not None and overlaps[best] >= min_overlap:
-                    valid = [best + 1]
-                    sentence = sentence.rstrip() + f" [{best + 1}]"
-        cited.extend(n for n in valid if n not in cited)
-        sentences.append(sentence.strip())
-    return " ".join(sentences), cited
+        marked = list(dict.fromkeys(int(n) for n in _CITATION.findall(sentence) if 1 <= int(n) <= len(hits)))
+        bare = _CITATION.sub("", sentence).strip()
+        said = content_words(bare) - asked
+        sharing = [n for n in marked if said & passage_words[n - 1]]
+        backing: list[int] = []
+        if said and sharing and _share(said, set().union(*(passage_words[n - 1] for n in sharing))) >= BACKED:
+            backing = sharing
+        elif said:
+            best = max(range(len(hits)), key=lambda i: _share(said, passage_words[i]), default=None)
+            if best is not None and _share(said, passage_words[best]) >= BACKED:
+                backing = [best + 1]
+        if not backing:
+            unbacked += 1
+            if backed_only:
+                continue
+        elif backing == sharing:
+            sentence = _CITATION.sub(lambda m: m.group(0) if int(m.group(1)) in backing else "", sentence).strip()
+        else:
+            sentence = f"{bare} [{backing[0]}]"
+        cited.extend(n for n in backing if n not in cited)
+        sentences.append(sentence if backing else bare)
+    return Attributed(" ".join(sentences), cited, unbacked)
+
+
+def _share(said: set[str], passage_words: set[str]) -> float:
+    return len(said & passage_words) / len(said)
 
 
 def matched_terms(passage: str, *texts: str) -> list[str]:

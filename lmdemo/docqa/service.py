@@ -304,8 +304,8 @@ class DocQAService:
         """Stream an answer grounded in the user's documents, then the sources it cites.
 
         `answer_mode`: "generate" (the chat model writes it), "quote" (the passages' sentences
-        closest to the question, no generation) or "auto" (generate, and quote instead when the
-        generated answer cites no passage).
+        closest to the question, no generation) or "auto" (generate, keep the sentences that the
+        passages back, and quote instead when none is).
         """
         answer_mode = answer_mode or self.config.answer_mode
         if answer_mode not in ANSWER_MODES:
@@ -327,8 +327,11 @@ class DocQAService:
             text = ""
             for text in self._generate(question, hits, params):
                 yield AnswerUpdate(text)
-            answer, cited = attribute(text, hits)
+            answer, cited, unbacked = attribute(text, hits, question, backed_only=answer_mode == "auto")
             made = how(question, "generated")
+            if unbacked:
+                made = how(question, "generated_trimmed" if answer_mode == "auto" else "generated_unbacked",
+                           count=unbacked)
             if not cited and answer_mode == "auto":
                 made = how(question, "quoted_instead")
         if answer_mode == "quote" or (answer_mode == "auto" and not cited):

@@ -56,9 +56,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "docqa.question_placeholder": ("Ask about your documents and press Enter", "就你的文档提问，按回车发送"),
     "docqa.answer": ("Answer", "回答方式"),
     "docqa.answer_info": ("generate: the chat model writes it; quote: the passages' sentences closest to the "
-                          "question, no generation; auto: generate, quote if it cites nothing",
+                          "question, no generation; auto: generate, keep the sentences the passages back, "
+                          "quote if none is",
                           "生成：由对话模型撰写；引用：直接摘出与问题最接近的原句，不生成；"
-                          "自动：先生成，若没有引用任何段落则改为引用"),
+                          "自动：先生成，只保留有段落支持的句子，若一句也没有则改为引用"),
     "docqa.answer.auto": ("auto", "自动"),
     "docqa.answer.generate": ("generate", "生成"),
     "docqa.answer.quote": ("quote", "引用"),

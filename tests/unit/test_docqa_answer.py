@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lmdemo.docqa.answer import attribute, build_messages, matched_terms
+from lmdemo.docqa.answer import Attributed, attribute, build_messages, matched_terms
 from lmdemo.docqa.index import Hit
 from lmdemo.docqa.splitting import Passage
 
@@ -25,27 +25,49 @@ def test_prompt_numbers_the_passages_and_names_their_sources() -> None:
 
 def test_valid_markers_are_kept_and_invalid_ones_dropped() -> None:
     assert attribute("Maria Quell founded it [1]. Bananas are sold there [7].", HITS) == (
-        "Maria Quell founded it [1]. Bananas are sold there.", [1])
+        "Maria Quell founded it [1]. Bananas are sold there.", [1], 1)
 
 
 def test_a_sentence_whose_marker_was_wrong_is_attributed_by_its_words() -> None:
     assert attribute("Maria Quell founded it [1]. It has twelve sensors [7].", HITS) == (
-        "Maria Quell founded it [1]. It has twelve sensors. [2]", [1, 2])
+        "Maria Quell founded it [1]. It has twelve sensors. [2]", [1, 2], 0)
+    assert attribute("It has twelve sensors [1].", HITS) == ("It has twelve sensors. [2]", [2], 0), (
+        "passage 1 shares none of its words")
 
 
 def test_grouped_markers_cite_each_passage_in_the_order_written() -> None:
     assert attribute("Maria Quell founded it and it has twelve sensors [2, 1].", HITS) == (
-        "Maria Quell founded it and it has twelve sensors [2][1].", [2, 1])
-    assert attribute("It has sensors [1,9].", HITS) == ("It has sensors [1].", [1])
+        "Maria Quell founded it and it has twelve sensors [2][1].", [2, 1], 0)
+    assert attribute("Maria Quell founded it [1,9].", HITS) == ("Maria Quell founded it [1].", [1], 0)
 
 
 def test_uncited_sentences_are_attributed_by_overlap() -> None:
     assert attribute("The thermistor chain has twelve sensors. Nothing else matters here.", HITS) == (
-        "The thermistor chain has twelve sensors. [2] Nothing else matters here.", [2])
+        "The thermistor chain has twelve sensors. [2] Nothing else matters here.", [2], 1)
 
 
 def test_unrelated_answer_cites_nothing() -> None:
-    assert attribute("Bananas are yellow.", HITS) == ("Bananas are yellow.", [])
+    assert attribute("Bananas are yellow.", HITS) == ("Bananas are yellow.", [], 1)
+
+
+def test_a_marker_stays_only_where_its_passage_backs_the_sentence() -> None:
+    """Most of what the sentence says must be in the passage it cites; a true start is not enough."""
+    claim = "Maria Quell founded it, loved penguins, played jazz and sailed home [1]."
+    assert attribute(claim, HITS) == Attributed(claim.replace(" [1]", ""), [], 1)
+
+
+def test_restating_the_question_backs_nothing() -> None:
+    answer = "Zorblat Station was founded [1]. It was founded by Maria Quell [1]."
+    assert attribute(answer, HITS, question="Who founded Zorblat Station?") == (
+        "Zorblat Station was founded. It was founded by Maria Quell [1].", [1], 1)
+    assert attribute(answer, HITS).cited == [1] and attribute(answer, HITS).unbacked == 0, "without the question"
+
+
+def test_backed_only_leaves_out_what_no_passage_backs() -> None:
+    answer = "Maria Quell founded it [1]. She kept forty penguins as pets [1]. The chain has twelve sensors."
+    assert attribute(answer, HITS, backed_only=True) == (
+        "Maria Quell founded it [1]. The chain has twelve sensors. [2]", [1, 2], 1)
+    assert attribute("Bananas are yellow [1].", HITS, backed_only=True) == ("", [], 1)
 
 
 def test_matched_terms_come_from_question_and_answer() -> None:
@@ -64,6 +86,6 @@ def test_a_chinese_question_gets_chinese_instructions_and_messages() -> None:
 
 
 def test_markers_after_the_full_stop_belong_to_the_sentence_before() -> None:
-    answer = "Maria Quell founded the station in 1987. [1] It has twelve sensors. [2][1]"
-    text, cited = attribute(answer, HITS)
-    assert text == answer and cited == [1, 2]
+    answer = "Maria Quell founded the station in 1987. [1] It has twelve sensors. [2]"
+    assert attribute(answer, HITS) == (answer, [1, 2], 0)
+    assert attribute(answer + "[1]", HITS) == (answer, [1, 2], 0), "passage 1 shares no word with the second"

@@ -40,14 +40,15 @@ def test_quote_mode_answers_with_the_closest_sentences_cited_and_generates_nothi
     assert final.sources and final.how == "quoted from the passages" and not chat.prompts
 
 
-def test_auto_quotes_when_the_generated_answer_cites_nothing() -> None:
-    chat = Scripted("I am a helpful assistant and I like penguins.")
+def test_auto_quotes_when_no_passage_backs_the_generated_answer() -> None:
+    chat = Scripted("I am a helpful assistant and I like penguins [1].")
     service, index = _service(chat)
     final = _answer(service, index, QUESTION, "auto")
     assert "Maria Quell" in final.text and "penguins" not in final.text
-    assert "cited none" in final.how and chat.prompts
+    assert "no passage backed the generated answer" in final.how and chat.prompts
     generated = _answer(service, index, QUESTION, "generate")
-    assert "penguins" in generated.text and not generated.sources and generated.how == "generated"
+    assert generated.text == "I am a helpful assistant and I like penguins." and not generated.sources
+    assert generated.how == "generated; no passage backs 1 of its sentences (left uncited)"
 
 
 def test_auto_keeps_a_generated_answer_that_cites() -> None:
@@ -55,6 +56,16 @@ def test_auto_keeps_a_generated_answer_that_cites() -> None:
     service, index = _service(chat)
     final = _answer(service, index, QUESTION, "auto")
     assert final.text.startswith("Maria Quell founded it in 1987 [1]") and final.how == "generated"
+
+
+def test_auto_leaves_out_the_sentences_no_passage_backs() -> None:
+    backed, invented = "Maria Quell founded it in 1987 [1].", "She kept forty penguins as pets [1]."
+    service, index = _service(Scripted(f"{backed} {invented}"))
+    final = _answer(service, index, QUESTION, "auto")
+    assert final.text == backed and [s.number for s in final.sources] == [1]
+    assert final.how == "generated; left out what no passage backs (1 of its sentences)"
+    generated = _answer(service, index, QUESTION, "generate")
+    assert generated.text == f"{backed} She kept forty penguins as pets."
 
 
 def test_a_looping_generation_is_cut_and_an_echo_is_stopped() -> None:
@@ -79,7 +90,7 @@ def test_a_sentence_restating_the_first_is_cut_with_its_unfinished_start() -> No
 def test_a_generated_answer_ends_after_the_sentence_limit(limit: int, kept: int) -> None:
     """The rambling reply stops being read at the limit, its citations kept; 0 reads it all."""
     sentences = ["Maria Quell founded it in 1987. [1]", "She led it for ten years [1].",
-                 "The lake is measured hourly [2].", "Its sensors number twelve [2]."]
+                 "It measures the temperature of the ice [1].", "Its sensors number twelve [2]."]
     chat = Scripted(" ".join(sentences) + " And then it went on")
     service, index = _service(chat, answer_sentences=limit)
     final = _answer(service, index, QUESTION, "generate")

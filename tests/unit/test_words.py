@@ -27,6 +27,6 @@ def test_terms_keep_order_and_stem_english_words_only() -> None:
 def test_a_chinese_answer_is_cited_and_highlighted_by_its_words() -> None:
     passages = ["注意力机制让模型关注输入中最相关的部分。", "卷积网络常用于图像识别。"]
     hits = [Hit(Passage(t, f"doc{i}.md", None, "", 0, len(t)), 1.0, 0.5, 1.0, i) for i, t in enumerate(passages)]
-    text, cited = attribute("注意力机制让模型关注最相关的部分。卷积网络用于图像识别。", hits)
+    text, cited, _ = attribute("注意力机制让模型关注最相关的部分。卷积网络用于图像识别。", hits)
     assert text == "注意力机制让模型关注最相关的部分。 [1] 卷积网络用于图像识别。 [2]" and cited == [1, 2]
     assert sorted(matched_terms(passages[0], "什么是注意力机制？")) == ["机制", "注意力"]
