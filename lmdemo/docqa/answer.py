@@ -1,8 +1,9 @@
 """Grounded answers: the prompt with numbered passages, and the citations read back out.
 
-Small models cite unreliably, so citations are checked: a marker [n] counts only if passage
-n exists, and a sentence without a marker is attributed to the passage that shares most of
-its words (when one shares enough). Every cited source therefore backs its sentence.
+Small models cite unreliably and invent, so citations are checked: a marker [n] counts only if
+passage n helps back its sentence (holds most of what it says beyond the question), and a sentence
+without a valid marker cites the passage that backs it, if one does. Every cited source therefore
+backs its sentence, and the sentences nothing backs are counted (auto mode leaves them out).
 """
 
 from __future__ import annotations
