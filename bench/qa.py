@@ -104,6 +104,7 @@ def main() -> None:
     parser.add_argument("--modes", default="quote,generate,auto")
     args = parser.parse_args()
 
+    from lmdemo.docqa.answer import HOW
     from lmdemo.docqa.loaders import document_from_text
     from lmdemo.models.types import SamplingParams
     from lmdemo.services import build_services
@@ -148,7 +149,7 @@ def main() -> None:
             answers, seconds = run(mode, subset)
             rows.append(score(f"{mode} (subset)", subset, answers, seconds))
             if mode == "auto":
-                fallbacks = sum("backed the generated" in a["how"] for a in answers)
+                fallbacks = sum(HOW["quoted_instead"][0] in a["how"] for a in answers)
                 rows[-1]["quoted instead"] = round(fallbacks / len(answers), 3)
         print(rows[-1], flush=True)
     write("qa", rows, {"ingest_seconds": round(ingest, 1), "passages": len(index),

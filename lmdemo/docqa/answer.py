@@ -159,8 +159,9 @@ def attribute(answer: str, hits: Sequence[Hit], question: str = "", backed_only:
         if said and sharing and _share(said, set().union(*(passage_words[n - 1] for n in sharing))) >= BACKED:
             backing = sharing
         elif said:
-            best = max(range(len(hits)), key=lambda i: _share(said, passage_words[i]), default=None)
-            if best is not None and _share(said, passage_words[best]) >= BACKED:
+            shares = [_share(said, words) for words in passage_words]
+            best = max(range(len(hits)), key=shares.__getitem__, default=None)
+            if best is not None and shares[best] >= BACKED:
                 backing = [best + 1]
         if not backing:
             unbacked += 1
