@@ -10,6 +10,13 @@
    same run (the first `--sample` passages; the encoder's batch size as the app uses it), with the
    cosine of each bf16 vector to its fp32 one. `--encoder-dtype auto` picks bf16 only where the CPU
    has native bf16 (`lmdemo.runtime.cpu_has_bf16`): both are measured here to show why.
+3. The int8 ceiling on this CPU: the share of the fp32 encoder's time spent in its linear layers
+   (torch's profiler over the same passages), and fp32 against int8 (fbgemm's dynamic quantized
+   Linear) on the encoder's own layer shapes and batch sizes. An int8 encoder can be at most
+   1 / ((1 - share) + share / ratio) times faster: where that bound is under 2x, no int8 path (torch,
+   ONNX Runtime) can double the fp32 throughput on this CPU, whatever its accuracy.
+
+`--skip-upload` runs 2 and 3 only (on a CPU without bf16 the upload part alone takes over ten minutes).
 """
 
 from __future__ import annotations
@@ -76,11 +83,61 @@ def throughput(encoder, texts: list[str]) -> list[dict]:
     return rows
 
 
+def _best_seconds(run, repeats: int = 5) -> float:
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        began = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - began)
+    return best
+
+
+def int8_ceiling(encoder, texts: list[str], batch_size: int = 32) -> list[dict]:
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    model = copy.deepcopy(encoder).float()
+    model.encode(texts[:batch_size], batch_size=batch_size)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        model.encode(texts, batch_size=batch_size)
+    ops = prof.key_averages()
+    share = sum(op.self_cpu_time_total for op in ops if op.key in ("aten::addmm", "aten::mm")) / sum(
+        op.self_cpu_time_total for op in ops)
+    lengths = [len(ids) for ids in model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]]
+    tokens = batch_size * round(sum(lengths) / len(lengths))
+    counts: dict[tuple[int, int], int] = {}
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.Linear):
+            counts[(layer.in_features, layer.out_features)] = counts.get((layer.in_features, layer.out_features), 0) + 1
+    rows, fp32_total, int8_total = [], 0.0, 0.0
+    for (inputs, outputs), count in counts.items():
+        dense = torch.nn.Sequential(torch.nn.Linear(inputs, outputs)).eval()
+        quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(dense), {torch.nn.Linear}, dtype=torch.qint8)
+        x = torch.randn(tokens, inputs)
+        with torch.inference_mode():
+            fp32, int8 = _best_seconds(lambda: dense(x)), _best_seconds(lambda: quantized(x))
+        ops_per_call = 2 * tokens * inputs * outputs
+        rows.append({"linear layer": f"{inputs} -> {outputs} (x{count})", "tokens per batch": tokens,
+                     "fp32 GFLOP/s": round(ops_per_call / fp32 / 1e9, 1),
+                     "int8 GOP/s": round(ops_per_call / int8 / 1e9, 1), "int8 speed-up": round(fp32 / int8, 2)})
+        fp32_total, int8_total = fp32_total + count * fp32, int8_total + count * int8
+    ratio = fp32_total / int8_total
+    rows.append({"linear layer": "all, weighted by count", "tokens per batch": tokens,
+                 "int8 speed-up": round(ratio, 2), "share of fp32 encoder time in linear layers": round(share, 3),
+                 "int8 encoder speed-up at most": round(1 / ((1 - share) + share / ratio), 2),
+                 "int8 speed-up the linear layers would need for 2x": round(share / (0.5 - (1 - share)), 2)
+                 if share > 0.5 else None})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DATA / "retrieval" / "aclsum-dev" / "corpus.jsonl")
     parser.add_argument("--questions", type=Path, default=DATA / "qa" / "aclsum-dev-questions.jsonl")
     parser.add_argument("--sample", type=int, default=1500, help="passages for the fp32/bf16 comparison")
+    parser.add_argument("--ceiling-sample", type=int, default=256, help="passages for the int8 ceiling")
+    parser.add_argument("--skip-upload", action="store_true", help="measure precision and the int8 ceiling only")
     args = parser.parse_args()
 
     from lmdemo.docqa.loaders import document_from_text
@@ -91,14 +148,15 @@ def main() -> None:
     services.preload().join()  # as the app does at start-up: the clock starts at the upload
     encoder = services.models.encoder()
     corpus = [json.loads(line) for line in args.corpus.open()]
-    question = json.loads(args.questions.open().readline())["question"]
-    first = upload_to_first_answer(services, corpus, question)
-    first["encoder dtype"] = encoder.report.dtype
+    if not args.skip_upload:
+        question = json.loads(args.questions.open().readline())["question"]
+        first = upload_to_first_answer(services, corpus, question)
+        first["encoder dtype"] = encoder.report.dtype
+        write("ingest_first_answer", [first])
     splitter = services.docqa.splitter()
     texts = [p.text for row in corpus for p in splitter.split(document_from_text(row["doc_id"], row["text"]))]
-    rows = throughput(encoder.model, texts[: args.sample])
-    write("ingest_first_answer", [first])
-    write("embedding_precision", rows)
+    write("embedding_precision", throughput(encoder.model, texts[: args.sample]))
+    write("embedding_int8_ceiling", int8_ceiling(encoder.model, texts[: args.ceiling_sample]))
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def _restates(sentence: str, said: set[tuple[str, ...]], known: set[str]) -> boo
 
 
 def _said(text: str, ends: Sequence[int]) -> set[tuple[str, ...]]:
-    """The five-word sequences within the whole sentences ending at `ends` (as `_loop_start` collects them)."""
+    """The five-word sequences within the whole sentences ending at `ends` (as `loop_start` collects them)."""
     grams: set[tuple[str, ...]] = set()
     start = 0
     for end in ends:
@@ -96,7 +96,7 @@ class RepetitionGuard:
         if self.stopped:
             return ""
         self.text += piece
-        cut = self._loop_start(self.text, final)
+        cut = self.loop_start(self.text, final)
         if cut is not None:
             cut = max(cut, self._shown)  # what was shown stays shown
             self.stopped = True
@@ -107,7 +107,7 @@ class RepetitionGuard:
         shown, self._shown = self.text[self._shown:end], max(self._shown, end)
         return shown
 
-    def _loop_start(self, text: str, final: bool = False) -> int | None:
+    def loop_start(self, text: str, final: bool = False) -> int | None:
         """Where a loop begins: a repeated or restating whole sentence (the unfinished last one too
         when the reply is over), or the third run of a five-word sequence."""
         seen: set[tuple[str, ...]] = set()
@@ -162,7 +162,7 @@ class RepetitionGuard:
 def loops(text: str) -> bool:
     """Whether a finished text repeats itself as the guard would cut it (quote mode skips such a sentence of a
     document: "… ideas ideas ideas ideas ideas ideas …", a list of bullets sharing their words)."""
-    return RepetitionGuard()._loop_start(text, final=True) is not None
+    return RepetitionGuard().loop_start(text, final=True) is not None
 
 
 def guard_repetition(stream: Iterator[Chunk], restatements: bool = False) -> Iterator[Chunk]:
