@@ -76,7 +76,10 @@ def test_zerogpu_chat_streams_from_the_forked_worker_with_the_real_weights(
 def test_zerogpu_stop_ends_generation_inside_the_worker_and_the_next_request_works(
     zerogpu_app: RunningApp, reference_model
 ) -> None:
-    client = Client(zerogpu_app.url, verbose=False)
+    # The cancel request returns once the worker has ended the task, and `spaces` checks for Stop only
+    # between yielded pieces: the random test model writes few word breaks, so that takes ~4.5 s here,
+    # near httpx's default 5 s timeout (a real model yields a piece every token or two).
+    client = Client(zerogpu_app.url, verbose=False, httpx_kwargs={"timeout": 60})
     before = len(_worker_lines(zerogpu_app))
     job = client.submit("Tell me a story.", temperature=0.0, max_new_tokens=2048, repetition_penalty=1.0,
                         api_name="/chat")
