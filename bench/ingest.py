@@ -26,6 +26,7 @@ import copy
 import json
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from common import ROOT, write
@@ -106,10 +107,8 @@ def int8_ceiling(encoder, texts: list[str], batch_size: int = 32) -> list[dict]:
         op.self_cpu_time_total for op in ops)
     lengths = [len(ids) for ids in model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]]
     tokens = batch_size * round(sum(lengths) / len(lengths))
-    counts: dict[tuple[int, int], int] = {}
-    for name, layer in model.named_modules():
-        if isinstance(layer, torch.nn.Linear) and "pooler" not in name:  # the pooler reads one token a text
-            counts[(layer.in_features, layer.out_features)] = counts.get((layer.in_features, layer.out_features), 0) + 1
+    counts = Counter((layer.in_features, layer.out_features) for name, layer in model.named_modules()
+                     if isinstance(layer, torch.nn.Linear) and "pooler" not in name)  # the pooler reads one token a text
     rows, fp32_total, int8_total = [], 0.0, 0.0
     for (inputs, outputs), count in counts.items():
         dense = torch.nn.Sequential(torch.nn.Linear(inputs, outputs)).eval()
@@ -145,10 +144,10 @@ def main() -> None:
     from lmdemo.settings import load_settings
 
     services = build_services(load_settings([]))
-    services.preload().join()  # as the app does at start-up: the clock starts at the upload
     encoder = services.models.encoder()
     corpus = [json.loads(line) for line in args.corpus.open()]
     if not args.skip_upload:
+        services.preload().join()  # as the app does at start-up: the clock starts at the upload
         question = json.loads(args.questions.open().readline())["question"]
         first = upload_to_first_answer(services, corpus, question)
         first["encoder dtype"] = encoder.report.dtype
