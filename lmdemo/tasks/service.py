@@ -270,8 +270,10 @@ class ClassifyService:
         for fraction, message, result in in_a_thread(
             lambda report, cancel: train_setfit(encoder, texts, labels, report, cancel), "lmdemo-setfit"
         ):
-            yield TrainingUpdate(fraction, message if result is None else f"SetFit: encoder and head trained{unused}",
-                                 result, zh="" if result is None else f"SetFit：编码器和分类头已训练好{unused_zh}")
+            yield TrainingUpdate(fraction, message if result is None else
+                                 f"SetFit: encoder ({result.steps} contrastive steps) and head trained{unused}",
+                                 result, zh="" if result is None else
+                                 f"SetFit：编码器（{result.steps} 步对比训练）和分类头已训练好{unused_zh}")
 
     def chat_reading_stream(self, data: LabelledTexts, aspect: str) -> Iterator[TrainingUpdate]:
         """The few-shot head on the chat model's reading of a CSV's rows, scored on the rows held

@@ -6,13 +6,15 @@ Measured with all-MiniLM-L6-v2 at 16 examples per label (bench/tasks.py), it gai
 head on frozen embeddings (movie snippets 0.650 against 0.651, BBC news 0.937 against 0.939) for a
 copy of the encoder per trained classifier and a minute or more of training. With fewer than
 `MIN_PER_LABEL` examples per label there are too few pairs, and the frozen-embedding head is used
-instead.
+instead. Contrastive training stops at `BUDGET_SECONDS` when the steps take longer: on a slow
+2-core CPU the 80 steps took over four minutes for movie snippets, and more steps buy nothing here.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ PAIR_STEPS = 80  # contrastive steps of 16 pairs: ~40 s for MiniLM on 2 CPU core
 # Pairs of long texts are cut to this many tokens, in training and prediction alike: 16 BBC articles
 # per label at the encoder's 256 took 372 s on 2 cores (accuracy 0.944), at 128 155 s (0.937).
 MAX_TOKENS = 128
+BUDGET_SECONDS = 45.0  # contrastive training's share of the minute few-shot may take; the head follows
 
 
 def wants_setfit(labels: Sequence[str]) -> bool:
@@ -41,6 +44,7 @@ class SetFitClassifier:
 
     classes: list[str]
     model: Any
+    steps: int = 0  # contrastive steps run (fewer than asked when the time budget ran out)
 
     def predict(self, embed: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str]) -> list[Prediction]:
         """`embed` (the shared encoder) is not used: this classifier embeds with its own copy."""
@@ -51,8 +55,10 @@ class SetFitClassifier:
 def train_setfit(
     encoder: Any, texts: Sequence[str], labels: Sequence[str], progress: Progress | None = None,
     cancel: threading.Event | None = None, steps: int = PAIR_STEPS, seed: int = 0,
+    budget_seconds: float = BUDGET_SECONDS,
 ) -> SetFitClassifier:
-    """Fine-tune a copy of `encoder` (a SentenceTransformer) on pairs of the examples, then fit the head."""
+    """Fine-tune a copy of `encoder` (a SentenceTransformer) on pairs of the examples for `steps` steps
+    or `budget_seconds`, whichever ends first, then fit the head."""
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
     from sklearn.linear_model import LogisticRegression
@@ -61,12 +67,22 @@ def train_setfit(
     report = progress or (lambda fraction, message: None)
     stop = cancel or threading.Event()
 
+    ran = [0]
+
     class Watch(TrainerCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.started = time.monotonic()
+
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            ran[0] = state.global_step
             report(0.9 * state.global_step / max(state.max_steps, 1),
                    f"contrastive step {state.global_step}/{state.max_steps}")
             if stop.is_set():
                 raise TrainingCancelled("Few-shot training cancelled; nothing was kept.")
+            if time.monotonic() - self.started >= budget_seconds and state.global_step < state.max_steps:
+                report(0.9, f"contrastive training stopped after {state.global_step} of {state.max_steps} steps "
+                            f"(its {budget_seconds:.0f} s budget); fitting the head")
+                control.should_training_stop = True
 
     serving_dtype = next(encoder.parameters()).dtype
     body = copy.deepcopy(encoder).float()  # trained in fp32 (bf16 weights lose small updates), served like the encoder
@@ -80,4 +96,4 @@ def train_setfit(
     trainer.train()
     body.to(serving_dtype)
     report(1.0, "head trained")
-    return SetFitClassifier([str(c) for c in model.model_head.classes_], model)
+    return SetFitClassifier([str(c) for c in model.model_head.classes_], model, ran[0])

@@ -52,6 +52,18 @@ def test_setfit_stops_when_cancelled(encoder) -> None:
     assert len([m for m in steps if "contrastive step" in m]) <= 3
 
 
+def test_setfit_stops_contrastive_training_at_its_time_budget_and_still_fits_the_head(encoder) -> None:
+    seen: list[str] = []
+    classifier = train_setfit(encoder, TEXTS, LABELS, lambda f, m: seen.append(m), steps=200, budget_seconds=0.0)
+    assert classifier.steps == 1, "a spent budget ends training after the step that spent it"
+    assert any("stopped after 1 of 200 steps" in m for m in seen)
+    predictions = classifier.predict(None, TEXTS)
+    assert len(predictions) == len(TEXTS) and classifier.classes == ["fruit", "vehicle"]
+    assert all(abs(sum(p.scores.values()) - 1) < 1e-5 for p in predictions)
+    full = train_setfit(encoder, TEXTS, LABELS, steps=5)
+    assert full.steps == 5, "with time to spare every asked step runs"
+
+
 def test_the_service_picks_setfit_only_with_enough_examples_and_closing_cancels(encoder) -> None:
     class Embedder:
         def embed(self, texts, progress=None):
