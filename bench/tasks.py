@@ -75,9 +75,15 @@ def classification_rows(services, dataset: str, finetune: bool) -> list[dict]:
     if finetune:
         from lmdemo.tasks.classify import TrainConfig
 
-        recipes = [("fine-tuned, old recipe (2 epochs, 128 tokens, last epoch)",
-                    TrainConfig(epochs=2, max_length=128, patience=0)),
-                   ("fine-tuned (length from the data up to 128, best of up to 3 epochs, early stopping)", TrainConfig())]
+        from lmdemo.runtime import encoder_in_bf16
+
+        recipe = "fine-tuned (length from the data up to 128, best of up to 3 epochs, early stopping"
+        recipes = [("fine-tuned, old recipe (2 epochs, 128 tokens, last epoch, fp32)",
+                    TrainConfig(epochs=2, max_length=128, patience=0, precision="float32"))]
+        if encoder_in_bf16(services.settings.encoder_dtype):  # the same recipe both ways, to show what bf16 costs
+            recipes += [(f"{recipe}, fp32)", TrainConfig(precision="float32")), (f"{recipe}, bf16)", TrainConfig())]
+        else:
+            recipes += [(f"{recipe}, fp32)", TrainConfig())]
         for name, config in recipes:
             measure(name, lambda config=config: classify.fine_tune(train, config),
                     lambda m: classify.fine_tuned(m, test.texts))

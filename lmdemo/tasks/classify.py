@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from lmdemo.errors import UserError
+from lmdemo.runtime import encoder_in_bf16
+from lmdemo.settings import EncoderDtype
 
 Progress = Callable[[float, str], None]
 METRICS_FILE = "lmdemo_metrics.json"
@@ -178,6 +180,8 @@ class TrainConfig:
     `epochs` is the most that run: after each one the model is scored on the held-out split, the
     best epoch's weights are kept, and training stops after `patience` epochs without a better
     score (0: no early stopping, the last epoch is kept). `max_length` 0 sizes it from the data.
+    `precision` on the CPU: "bfloat16" computes under bf16 autocast (the weights stay fp32),
+    "float32" does not, "auto" does where the CPU has native bf16 (as `--encoder-dtype auto`).
     """
 
     epochs: int = 3
@@ -187,6 +191,7 @@ class TrainConfig:
     holdout: float = 0.15
     seed: int = 0
     patience: int = 2
+    precision: EncoderDtype = "auto"
 
 
 @dataclass
@@ -290,6 +295,7 @@ def fine_tune(
     model, tokenizer = loaded.model, loaded.tokenizer
     max_length = config.max_length or length_for(tokenizer, [texts[i] for i in train_rows])
     label_id = {c: i for i, c in enumerate(classes)}
+    bf16 = model.device.type == "cpu" and encoder_in_bf16(config.precision)
     trainable = [p for p in model.parameters() if p.requires_grad and p.dtype.is_floating_point]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
@@ -312,7 +318,9 @@ def fine_tune(
                 return_tensors="pt",
             ).to(model.device)
             target = torch.tensor([label_id[labels[i]] for i in rows], device=model.device)
-            loss = torch.nn.functional.cross_entropy(model(**batch).logits.float(), target)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(**batch).logits.float()
+            loss = torch.nn.functional.cross_entropy(logits, target)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()

@@ -11,7 +11,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from lmdemo.errors import UserError
@@ -109,10 +109,12 @@ def fine_tune_task(models: ModelManager, texts: list[str], labels: list[str], co
             cache_dir=s.cache_dir, trust_remote_code=s.trust_remote_code,
         )
 
+    train_config = TrainConfig(**config)
+    if train_config.precision == "auto":  # the encoder's precision setting decides
+        train_config = replace(train_config, precision=s.encoder_dtype)
     result = None
     for fraction, message, result in in_a_thread(
-        lambda report, cancel: fine_tune(load, texts, labels, TrainConfig(**config), report, cancel,
-                                         base=s.encoder_model),
+        lambda report, cancel: fine_tune(load, texts, labels, train_config, report, cancel, base=s.encoder_model),
         "lmdemo-finetune",
     ):
         if result is None:

@@ -159,6 +159,26 @@ def test_training_stops_once_the_held_out_score_stops_improving_and_keeps_the_be
     assert model.max_length <= 32, "sized from the data (the toy texts are a few tokens long), not the cap"
 
 
+@pytest.mark.parametrize("precision, computed", [("bfloat16", "torch.bfloat16"), ("float32", "torch.float32")])
+def test_fine_tuning_computes_in_the_precision_asked_and_keeps_fp32_weights(
+    tiny_bert_dir: Path, tmp_path: Path, precision: str, computed: str
+) -> None:
+    texts, labels = _toy()
+    seen: set[str] = set()
+
+    def load(classes: list[str]):
+        loaded = _loader(tiny_bert_dir, tmp_path)(classes)
+        loaded.model.classifier.register_forward_hook(
+            lambda module, inputs, output: seen.add(str(output.dtype)) if module.training else None)
+        return loaded
+
+    model = fine_tune(load, texts, labels, TrainConfig(epochs=8, batch_size=8, learning_rate=1e-3, holdout=0.2,
+                                                       patience=0, precision=precision))
+    assert seen == {computed}
+    assert {str(p.dtype) for p in model.model.parameters()} == {"torch.float32"}
+    assert model.metrics["accuracy"] == 1.0
+
+
 def test_cancel_stops_training(tiny_bert_dir: Path, tmp_path: Path) -> None:
     texts, labels = _toy()
     cancel = threading.Event()
