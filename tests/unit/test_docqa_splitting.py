@@ -102,3 +102,23 @@ def test_a_title_and_heading_are_never_a_passage_alone(tokenizer) -> None:
         assert len(tokenizer(p.text, add_special_tokens=False)["input_ids"]) <= 60
         assert text[p.start:p.end] == p.text
     assert all(a.start < b.start and a.end < b.end for a, b in zip(passages, passages[1:]))
+
+
+MIXED = ("Résumé of the naïve model, v2.0 (2024): accuracy 0.87!\tSee §3.\n\n"
+         "中文的句子也要数对。模型很小，但是有用。 dash-separated words and e-mail@example.com")
+
+
+def test_word_by_word_counts_equal_whole_text_counts_for_wordpiece(tokenizer) -> None:
+    splitter = Splitter(tokenizer)
+    count = splitter._document_counter()
+    assert splitter._additive, "BERT's pre-tokenizer never makes a token across a space"
+    for text in (MIXED, LONG_MD, MIXED[:17], "  spaced   out  "):
+        assert count(text) == len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def test_a_byte_level_tokenizer_counts_whole_pieces(tiny_llama_dir: Path) -> None:
+    bpe = AutoTokenizer.from_pretrained(tiny_llama_dir)
+    splitter = Splitter(bpe)
+    assert not splitter._additive, "a byte-level BPE token may hold a space, so words do not add up"
+    count = splitter._document_counter()
+    assert count(MIXED) == len(bpe(MIXED, add_special_tokens=False)["input_ids"])
