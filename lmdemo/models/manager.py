@@ -103,8 +103,10 @@ class ModelManager:
         return "llamacpp" if gguf and on_cpu and s.quantization == "none" and problem is None else "transformers"
 
     def gguf_chat(self) -> LoadedModel:
-        """The chat model in llama.cpp (the GGUF file itself, memory-mapped)."""
-        return self._get("chat-gguf", lambda: load_llamacpp_chat(self._settings.chat_model, cache_dir=self._settings.cache_dir))
+        """The chat model in llama.cpp (the GGUF file, or its re-quantized copy, memory-mapped)."""
+        return self._get("chat-gguf", lambda: load_llamacpp_chat(
+            self._settings.chat_model, cache_dir=self._settings.cache_dir,
+            requantize=self._settings.gguf_requantize == "auto"))
 
     def chat(self) -> LoadedModel:
         """The GPT-style chat model in transformers: what chats, or, when llama.cpp chats, the Lab's copy

@@ -113,14 +113,14 @@ def _cached_hub_gguf(spec: str, repo: str, filename: str) -> ModelSource:
     return ModelSource(spec, str(path.parent), path.name.removesuffix(".gguf"), path)
 
 
-def _cache_key(gguf: Path) -> str:
+def cache_key(gguf: Path) -> str:
     """Changes when the file does, without hashing hundreds of megabytes."""
     stat = gguf.stat()
     digest = hashlib.sha256(f"{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
     return f"{gguf.stem}-{digest[:12]}"
 
 
-def _build_once(target: Path, marker: str, build: Callable[[Path], None]) -> Path:
+def build_once(target: Path, marker: str, build: Callable[[Path], None]) -> Path:
     """Build a cache folder once: a file lock keeps two processes from building at once, and the
     folder appears atomically (renamed from a staging folder), so a half-built one is never read."""
     if (target / marker).is_file():
@@ -152,7 +152,7 @@ def gguf_to_safetensors(gguf: Path, cache_dir: Path) -> Path:
         model.save_pretrained(folder)
         AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
 
-    return _build_once(cache_dir / "converted" / _cache_key(gguf), "config.json", convert)
+    return build_once(cache_dir / "converted" / cache_key(gguf), "config.json", convert)
 
 
 def gguf_tokenizer(gguf: Path, cache_dir: Path) -> Any:
@@ -160,7 +160,7 @@ def gguf_tokenizer(gguf: Path, cache_dir: Path) -> Any:
     the llama.cpp engine needs it, not the weights (a converted model's folder serves too)."""
     from transformers import AutoTokenizer
 
-    converted = cache_dir / "converted" / _cache_key(gguf)
+    converted = cache_dir / "converted" / cache_key(gguf)
     if (converted / "tokenizer_config.json").is_file():
         return AutoTokenizer.from_pretrained(converted)
 
@@ -168,5 +168,5 @@ def gguf_tokenizer(gguf: Path, cache_dir: Path) -> Any:
         AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
 
     return AutoTokenizer.from_pretrained(
-        _build_once(cache_dir / "tokenizers" / _cache_key(gguf), "tokenizer_config.json", extract)
+        build_once(cache_dir / "tokenizers" / cache_key(gguf), "tokenizer_config.json", extract)
     )

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+from lmdemo.models.llamacpp.requantize import prompt_ready
 from lmdemo.models.loading import LoadedModel, ModelLoadError, ModelReport
 from lmdemo.models.sources import gguf_tokenizer, resolve
 
@@ -102,8 +103,9 @@ class LlamaCppModel:
             self.model = None
 
 
-def load_llamacpp_chat(spec: str, *, cache_dir: Path) -> LoadedModel:
-    """A GGUF chat model for the llama.cpp engine, with its tokenizer (for the chat template) and report."""
+def load_llamacpp_chat(spec: str, *, cache_dir: Path, requantize: bool = True) -> LoadedModel:
+    """A GGUF chat model for the llama.cpp engine, with its tokenizer (for the chat template) and report;
+    `requantize`: serve a copy in a format with fast prompt kernels where the file has none."""
     started = time.perf_counter()
     source = resolve(spec)
     if source.gguf_file is None:
@@ -111,11 +113,19 @@ def load_llamacpp_chat(spec: str, *, cache_dir: Path) -> LoadedModel:
     problem = llamacpp_problem()
     if problem is not None:
         raise ModelLoadError(f"{problem}; run `make install`, or use --engine transformers")
-    model = LlamaCppModel(source.gguf_file)
+    _init_backend()  # its log level also quiets the quantizer
+    served, done = source.gguf_file, ""
+    if requantize:
+        try:
+            served, done = prompt_ready(source.gguf_file, cache_dir)
+        except (OSError, RuntimeError) as error:  # e.g. a full disk: the file as it is still serves
+            log.warning("serving %s as it is: %s", source.gguf_file.name, error)
+            done = f"not re-quantized ({error})"
+    model = LlamaCppModel(served)
     tokenizer = gguf_tokenizer(source.gguf_file, cache_dir)
     if tokenizer.chat_template is None:
         raise ModelLoadError(f"{spec!r} has no chat template; choose an instruct/chat model")
-    quant = model.description.rsplit(" ", 1)[-1]
+    quant = model.description.split(" ", 2)[-1]  # "llama 256M Q4_K - Medium": after the arch and size
     report = ModelReport(
         role="chat",
         name=source.name,
@@ -125,7 +135,7 @@ def load_llamacpp_chat(spec: str, *, cache_dir: Path) -> LoadedModel:
         quantization=quant,
         footprint_mb=round(model.size_bytes / 2**20, 1),
         load_seconds=round(time.perf_counter() - started, 2),
-        note=f"{model.description}; weights memory-mapped",
+        note=f"{model.description}; weights memory-mapped" + (f"; {done}" if done else ""),
         engine="llama.cpp",
     )
     return LoadedModel(model, tokenizer, report)

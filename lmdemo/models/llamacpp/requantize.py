@@ -1,0 +1,52 @@
+"""A GGUF whose weights have no fast prompt kernels in llama.cpp's CPU backend, re-quantized once.
+
+llama.cpp multiplies a Q4_1 prompt with generic kernels: on a 2-core Xeon the packaged SmolLM2
+(Q4_1) took 8.5 s to read a 1,000-token Document QA prompt, 4.6 s once re-quantized to Q4_K_M
+(which falls back to Q5_0 for the rows K-quants cannot take), decoding faster too, at the same
+perplexity (bench/chat_speed.py --engines). The copy is made with llama.cpp's own quantizer in a
+few seconds and kept in the cache; `--gguf-requantize off` serves the file as it is.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from pathlib import Path
+
+from lmdemo.models.sources import build_once, cache_key
+
+log = logging.getLogger(__name__)
+
+# general.file_type of weights llama.cpp reads prompts slowly in → (name, llama_ftype) of the copy.
+REQUANTIZE = {3: ("Q4_K_M", 15)}  # LLAMA_FTYPE_MOSTLY_Q4_1 → LLAMA_FTYPE_MOSTLY_Q4_K_M
+FILE_NAMES = {3: "Q4_1"}
+
+
+def file_type(gguf: Path) -> int | None:
+    """The GGUF's `general.file_type` (which quantization most of its weights use), if it says."""
+    from gguf import GGUFReader
+
+    field = GGUFReader(gguf).fields.get("general.file_type")
+    return int(field.parts[field.data[0]][0]) if field is not None else None
+
+
+def prompt_ready(gguf: Path, cache_dir: Path) -> tuple[Path, str]:
+    """The file to serve: `gguf` itself, or its re-quantized copy; and what was done, for the report."""
+    kind = file_type(gguf)
+    if kind not in REQUANTIZE:
+        return gguf, ""
+    name, ftype = REQUANTIZE[kind]
+
+    def quantize(folder: Path) -> None:
+        import llama_cpp as lc
+
+        log.info("re-quantizing %s from %s to %s (once)", gguf.name, FILE_NAMES[kind], name)
+        params = lc.llama_model_quantize_default_params()
+        params.ftype = ftype
+        params.allow_requantize = True
+        target = folder / f"{gguf.stem}.{name}.gguf"
+        if lc.llama_model_quantize(str(gguf).encode(), str(target).encode(), ctypes.byref(params)) != 0:
+            raise RuntimeError(f"llama.cpp could not re-quantize {gguf.name} to {name}")
+
+    folder = build_once(cache_dir / "requantized" / f"{cache_key(gguf)}-{name}", f"{gguf.stem}.{name}.gguf", quantize)
+    return folder / f"{gguf.stem}.{name}.gguf", f"re-quantized from {FILE_NAMES[kind]} to {name} for faster prompts"
