@@ -5,7 +5,8 @@
 1. The papers are written out as Markdown files and go through the tab's own path
    (`DocQAService.ingest(..., wait=False)`, then `ask` in the default answer mode): seconds until
    keyword search is ready, until the first answer is complete (and which search answered it), and
-   until every passage has its vector.
+   until every passage has its vector; the same with the chat model's GGUF as packaged
+   (`--gguf-requantize off`), whose prompt kernels are slower, in the same run.
 2. Embedding throughput, fp32 against bf16 weights of the same encoder, on the same passages in the
    same run (the first `--sample` passages; the encoder's batch size as the app uses it), with the
    cosine of each bf16 vector to its fp32 one. `--encoder-dtype auto` picks bf16 only where the CPU
@@ -34,7 +35,7 @@ from common import ROOT, write
 DATA = ROOT.parent / "shared" / "eval"
 
 
-def upload_to_first_answer(services, corpus: list[dict], question: str) -> dict:
+def upload_to_first_answer(services, corpus: list[dict], question: str, all_vectors: bool = True) -> dict:
     from lmdemo.models.types import SamplingParams
 
     docqa = services.docqa
@@ -52,11 +53,14 @@ def upload_to_first_answer(services, corpus: list[dict], question: str) -> dict:
                               answer_mode=docqa.config.answer_mode)
         first_answer = time.perf_counter() - started
         status_then = index.search_status()
+        row = {"papers": len(corpus), "passages": report.total_passages, "keyword search ready s": round(keyword_ready, 2),
+               "first answer s": round(first_answer, 2), "search when answered": status_then, "answer how": final.how}
+        if not all_vectors:
+            index.cancel()
+            return row
         index.wait_ready()
-        all_vectors = time.perf_counter() - started
-    return {"papers": len(corpus), "passages": report.total_passages, "keyword search ready s": round(keyword_ready, 2),
-            "first answer s": round(first_answer, 2), "search when answered": status_then, "answer how": final.how,
-            "all vectors s": round(all_vectors, 1), "passages/s (background)": round(report.total_passages / all_vectors, 1)}
+        seconds = time.perf_counter() - started
+    return row | {"all vectors s": round(seconds, 1), "passages/s (background)": round(report.total_passages / seconds, 1)}
 
 
 def throughput(encoder, texts: list[str]) -> list[dict]:
@@ -137,6 +141,9 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=1500, help="passages for the fp32/bf16 comparison")
     parser.add_argument("--ceiling-sample", type=int, default=256, help="passages for the int8 ceiling")
     parser.add_argument("--skip-upload", action="store_true", help="measure precision and the int8 ceiling only")
+    parser.add_argument("--gguf-requantize", default="auto,off",
+                        help="upload to first answer with each of these chat model settings, in this order "
+                             "(all vectors waited for with the first only)")
     args = parser.parse_args()
 
     from lmdemo.docqa.loaders import document_from_text
@@ -147,11 +154,15 @@ def main() -> None:
     encoder = services.models.encoder()
     corpus = [json.loads(line) for line in args.corpus.open()]
     if not args.skip_upload:
-        services.preload().join()  # as the app does at start-up: the clock starts at the upload
         question = json.loads(args.questions.open().readline())["question"]
-        first = upload_to_first_answer(services, corpus, question)
-        first["encoder dtype"] = encoder.report.dtype
-        write("ingest_first_answer", [first])
+        rows = []
+        for i, requantize in enumerate(args.gguf_requantize.split(",")):
+            run = build_services(load_settings(["--gguf-requantize", requantize]))
+            run.preload().join()  # as the app does at start-up: the clock starts at the upload
+            row = {"--gguf-requantize": requantize, "chat model": run.models.gguf_chat().report.quantization}
+            rows.append(row | upload_to_first_answer(run, corpus, question, all_vectors=i == 0)
+                        | {"encoder dtype": encoder.report.dtype})
+        write("ingest_first_answer", rows)
     splitter = services.docqa.splitter()
     texts = [p.text for row in corpus for p in splitter.split(document_from_text(row["doc_id"], row["text"]))]
     write("embedding_precision", throughput(encoder.model, texts[: args.sample]))
