@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -210,11 +211,11 @@ class DocQAService:
             if not index.wait_turn(start):
                 return
             for i in range(0, len(texts), EMBED_BATCH):
-                if report is None and self._foreground is not None:
-                    self._foreground.wait_idle(PATIENCE)
-                if index.cancelled:
-                    return
-                index.fill(start + i, self._embedder.embed(texts[i:i + EMBED_BATCH]))
+                with self._step(report is None):
+                    if index.cancelled:
+                        return
+                    vectors = self._embedder.embed(texts[i:i + EMBED_BATCH])
+                index.fill(start + i, vectors)
                 if report is not None:
                     done = min(i + EMBED_BATCH, len(texts))
                     report(0.1 + 0.9 * done / len(texts), f"embedding passages {done}/{len(texts)}")
@@ -223,6 +224,10 @@ class DocQAService:
             if report is not None:
                 raise
             log.exception("embedding passages in the background failed")
+
+    def _step(self, background: bool) -> AbstractContextManager[None]:
+        """A batch embedded in the background goes between replies (see lmdemo/models/priority.py)."""
+        return self._foreground.step(PATIENCE) if background and self._foreground is not None else nullcontext()
 
     def ingest(
         self, index: DocumentIndex, files: Sequence[tuple[Path, str]], progress: Progress | None = None,

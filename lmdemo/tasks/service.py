@@ -306,11 +306,12 @@ class ClassifyService:
         def politely(prompts: Sequence[str]) -> tuple[str, np.ndarray]:
             """Read a batch once no reply is being generated (a 2,000-row CSV keeps the chat model busy
             ~30 s), waiting `MAX_READ_WAIT` seconds in all at most: a busy server must not stall it for hours."""
-            if foreground is not None and waited[0] < MAX_READ_WAIT:
-                started = time.monotonic()
-                foreground.wait_idle(PATIENCE)
+            if foreground is None:
+                return states(prompts)
+            started = time.monotonic()
+            with foreground.step(PATIENCE if waited[0] < MAX_READ_WAIT else 0.0):
                 waited[0] += time.monotonic() - started
-            return states(prompts)
+                return states(prompts)
 
         for fraction, message, result in in_a_thread(
             lambda report, cancel: train_prompted_head(self._embedder.embed, politely, aspect, texts, labels,
