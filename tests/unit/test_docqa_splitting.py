@@ -110,15 +110,18 @@ MIXED = ("Résumé of the naïve model, v2.0 (2024): accuracy 0.87!\tSee §3.\n\
 
 def test_word_by_word_counts_equal_whole_text_counts_for_wordpiece(tokenizer) -> None:
     splitter = Splitter(tokenizer)
-    count = splitter._document_counter()
-    assert splitter._additive, "BERT's pre-tokenizer never makes a token across a space"
-    for text in (MIXED, LONG_MD, MIXED[:17], "  spaced   out  "):
-        assert count(text) == len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert splitter._count_words is not None, "BERT's pre-tokenizer never makes a token across a space"
+    many_words = " ".join(f"term{i}" for i in range(300)) + MIXED + LONG_MD  # counted in one batch first
+    for document in ("", many_words):  # words counted as pieces ask for them, or in one batch first
+        count = splitter._document_counter(document)
+        for text in (MIXED, LONG_MD, MIXED[:17], MIXED[3:40], "  spaced   out  "):
+            assert count(text) == len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert splitter._known["naïve"] == len(tokenizer("naïve", add_special_tokens=False)["input_ids"])
 
 
 def test_a_byte_level_tokenizer_counts_whole_pieces(tiny_llama_dir: Path) -> None:
     bpe = AutoTokenizer.from_pretrained(tiny_llama_dir)
     splitter = Splitter(bpe)
-    assert not splitter._additive, "a byte-level BPE token may hold a space, so words do not add up"
-    count = splitter._document_counter()
+    assert splitter._count_words is None, "a byte-level BPE token may hold a space, so words do not add up"
+    count = splitter._document_counter(MIXED)
     assert count(MIXED) == len(bpe(MIXED, add_special_tokens=False)["input_ids"])
