@@ -1,9 +1,9 @@
 """A GGUF whose weights have no fast prompt kernels in llama.cpp's CPU backend, re-quantized once.
 
-llama.cpp multiplies a Q4_1 prompt with generic kernels: on a 2-core Xeon the packaged SmolLM2
-(Q4_1) took 8.5 s to read a 1,000-token Document QA prompt, 4.6 s once re-quantized to Q4_K_M
-(which falls back to Q5_0 for the rows K-quants cannot take), decoding faster too, at the same
-perplexity (bench/chat_speed.py --engines). The copy is made with llama.cpp's own quantizer in a
+llama.cpp multiplies a Q4_1 prompt with generic kernels: on one 2-core Xeon the packaged SmolLM2
+(Q4_1) took 8.5 s to read 1,000 tokens of a paper, 4.6 s once re-quantized to Q4_K_M (which falls
+back to Q5_0 for the rows K-quants cannot take), and decoded faster too, at the same perplexity
+(bench/chat_speed.py --engines). The copy is made with llama.cpp's own quantizer in a
 few seconds and kept in the cache; `--gguf-requantize off` serves the file as it is.
 """
 
