@@ -75,4 +75,6 @@ def test_models_tab_reports_the_loaded_model(page, running_app: RunningApp) -> N
     page.get_by_role("tab", name="Models").click()
     row = page.get_by_role("row", name=re.compile(r"^chat SmolLM2-135M-Instruct\.Q4_1"))
     row.wait_for(timeout=30000)
-    assert "cpu" in row.inner_text() and "llama.cpp" in row.inner_text() and "Q4_1 (GGUF)" in row.inner_text()
+    text = row.inner_text()
+    assert "cpu" in text and "llama.cpp" in text and "Q4_K - Medium (GGUF)" in text, "served from the faster copy"
+    assert "re-quantized from Q4_1 to Q4_K_M" in text, "the tab says which file was re-quantized"
