@@ -39,11 +39,6 @@ class Foreground:
                 self._active -= 1
                 self._changed.notify_all()
 
-    def wait_idle(self, patience: float) -> bool:
-        """Block until no reply is being generated, or `patience` seconds (background work must progress too)."""
-        with self._changed:
-            return self._changed.wait_for(lambda: self._active == 0, timeout=patience)
-
     @contextmanager
     def step(self, patience: float = PATIENCE) -> Iterator[None]:
         """One step of background work, begun once no reply is being generated (or after `patience`)."""

@@ -3,6 +3,8 @@ background (in order, across ingests), and the finished index equals a blocking 
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from lmdemo.docqa.index import DocumentIndex
@@ -99,9 +101,18 @@ def test_the_pool_counts_a_reply_as_foreground_until_it_ends() -> None:
     pool = ModelPool(Settings(device="cpu"), lambda manager: Scripted("Maria Quell founded it. [1]"))
     stream = pool.stream([{"role": "user", "content": "hi"}], SamplingParams(temperature=0))
     next(stream)
-    assert not pool.foreground.wait_idle(0.2)
+    stepped = threading.Event()
+
+    def background_step() -> None:
+        with pool.foreground.step(30.0):
+            stepped.set()
+
+    waiting = threading.Thread(target=background_step)
+    waiting.start()
+    assert not stepped.wait(0.2), "a reply is streaming: no background step starts"
     stream.close()
-    assert pool.foreground.wait_idle(0.2)
+    assert stepped.wait(5), "the reply ended"
+    waiting.join(5)
 
 
 def test_the_search_status_and_the_ingest_report_speak_chinese_when_asked() -> None:
