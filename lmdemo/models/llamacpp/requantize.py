@@ -17,9 +17,8 @@ from lmdemo.models.sources import build_once, cache_key
 
 log = logging.getLogger(__name__)
 
-# general.file_type of weights llama.cpp reads prompts slowly in → (name, llama_ftype) of the copy.
-REQUANTIZE = {3: ("Q4_K_M", 15)}  # LLAMA_FTYPE_MOSTLY_Q4_1 → LLAMA_FTYPE_MOSTLY_Q4_K_M
-FILE_NAMES = {3: "Q4_1"}
+# general.file_type of weights llama.cpp reads prompts slowly in → (its name, the copy's name, llama_ftype).
+REQUANTIZE = {3: ("Q4_1", "Q4_K_M", 15)}  # LLAMA_FTYPE_MOSTLY_Q4_1 → LLAMA_FTYPE_MOSTLY_Q4_K_M
 
 
 def file_type(gguf: Path) -> int | None:
@@ -35,18 +34,18 @@ def prompt_ready(gguf: Path, cache_dir: Path) -> tuple[Path, str]:
     kind = file_type(gguf)
     if kind not in REQUANTIZE:
         return gguf, ""
-    name, ftype = REQUANTIZE[kind]
+    was, name, ftype = REQUANTIZE[kind]
+    file_name = f"{gguf.stem}.{name}.gguf"
 
     def quantize(folder: Path) -> None:
         import llama_cpp as lc
 
-        log.info("re-quantizing %s from %s to %s (once)", gguf.name, FILE_NAMES[kind], name)
+        log.info("re-quantizing %s from %s to %s (once)", gguf.name, was, name)
         params = lc.llama_model_quantize_default_params()
         params.ftype = ftype
         params.allow_requantize = True
-        target = folder / f"{gguf.stem}.{name}.gguf"
-        if lc.llama_model_quantize(str(gguf).encode(), str(target).encode(), ctypes.byref(params)) != 0:
+        if lc.llama_model_quantize(str(gguf).encode(), str(folder / file_name).encode(), ctypes.byref(params)) != 0:
             raise RuntimeError(f"llama.cpp could not re-quantize {gguf.name} to {name}")
 
-    folder = build_once(cache_dir / "requantized" / f"{cache_key(gguf)}-{name}", f"{gguf.stem}.{name}.gguf", quantize)
-    return folder / f"{gguf.stem}.{name}.gguf", f"re-quantized from {FILE_NAMES[kind]} to {name} for faster prompts"
+    folder = build_once(cache_dir / "requantized" / f"{cache_key(gguf)}-{name}", file_name, quantize)
+    return folder / file_name, f"re-quantized from {was} to {name} for faster prompts"
