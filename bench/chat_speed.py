@@ -258,7 +258,7 @@ def gguf_types(cache: Path, threads: int) -> list[dict[str, Any]]:
     from lmdemo.models.manager import ModelManager
     from lmdemo.settings import Settings
 
-    gguf = ModelManager(Settings(cache_dir=cache, device="cpu")).gguf_chat()
+    gguf = ModelManager(Settings(cache_dir=cache, device="cpu", gguf_requantize="off")).gguf_chat()
     prompt = prompt_ids(gguf.tokenizer, long_prompt(gguf.tokenizer, 500))
     text = gguf.tokenizer(REFERENCE, add_special_tokens=False)["input_ids"]
     with tempfile.TemporaryDirectory() as folder:

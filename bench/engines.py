@@ -102,14 +102,15 @@ def raw_chat_completion(gguf: Path, threads: int, prompt: list[dict[str, str]], 
 
 def raw_greedy(gguf: Path, threads: int, prompt_ids: list[list[int]], new_tokens: int) -> list[str]:
     """llama.cpp's own greedy continuation of each prompt (the high-level API, one prompt at a time),
-    with the engine's cache settings: flash attention (which llama.cpp turns on by itself on a CPU;
-    llama-cpp-python's `Llama` defaults it off) and 8-bit keys and values."""
+    with the engine's default cache settings (type of keys and values, flash attention or not)."""
     from llama_cpp import Llama
 
-    from lmdemo.models.llamacpp.batching import KV_TYPE
+    from lmdemo.models.llamacpp.batching import KV_TYPES
+    from lmdemo.models.types import BatchingConfig
 
-    llm = Llama(str(gguf), n_ctx=4096, n_threads=threads, n_threads_batch=threads, flash_attn=True,
-                type_k=KV_TYPE, type_v=KV_TYPE, verbose=False)
+    kv_type, flash = KV_TYPES[BatchingConfig().kv_cache]
+    llm = Llama(str(gguf), n_ctx=4096, n_threads=threads, n_threads_batch=threads, flash_attn=flash,
+                type_k=kv_type, type_v=kv_type, verbose=False)
     texts = [llm.create_completion(ids, max_tokens=new_tokens, temperature=0.0)["choices"][0]["text"]
              for ids in prompt_ids]
     llm.close()
@@ -118,11 +119,13 @@ def raw_greedy(gguf: Path, threads: int, prompt_ids: list[list[int]], new_tokens
 
 def raw_batched(model: Any, threads: int, prompt_ids: list[list[int]], new_tokens: int) -> float:
     """Aggregate decode tokens/s of the bare batch API: every sequence's token in one llama_decode per
-    step, numpy argmax, with the engine's cache layout (one cache per sequence, 8-bit, flash attention)."""
+    step, numpy argmax, with the engine's default cache layout (one cache per sequence, its type of keys
+    and values, flash attention or not)."""
     import llama_cpp as lc
     import numpy as np
 
-    from lmdemo.models.llamacpp.batching import KV_TYPE
+    from lmdemo.models.llamacpp.batching import KV_TYPES
+    from lmdemo.models.types import BatchingConfig
 
     n = len(prompt_ids)
     params = lc.llama_context_default_params()
@@ -131,8 +134,9 @@ def raw_batched(model: Any, threads: int, prompt_ids: list[list[int]], new_token
     params.n_seq_max = n
     params.n_threads = params.n_threads_batch = threads
     params.kv_unified = False
-    params.type_k = params.type_v = KV_TYPE
-    params.flash_attn_type = lc.LLAMA_FLASH_ATTN_TYPE_ENABLED
+    params.type_k, flash = KV_TYPES[BatchingConfig().kv_cache]
+    params.type_v = params.type_k
+    params.flash_attn_type = lc.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash else lc.LLAMA_FLASH_ATTN_TYPE_DISABLED
     ctx = lc.llama_init_from_model(model.model, params)
     batch = lc.llama_batch_init(512, 0, 1)
 
@@ -187,11 +191,12 @@ def reference_perplexity(model: Any, ids: list[int]) -> float:
 
 
 def gguf_type_rows(gguf: Path, prompt: list[int], text_ids: list[int], threads: int, folder: Path) -> list[dict]:
-    """The packaged GGUF re-quantized by llama.cpp to other types: file size, prompt time, decode rate,
-    perplexity, each with the engine's context settings (so what a user gets by picking that file)."""
+    """The packaged GGUF re-quantized by llama.cpp to other types, each with each of the engine's caches
+    (`--kv-cache`): file size, prompt time, decode rate after a short and after the long prompt, the
+    cache's memory (8 replies of 2048 tokens), perplexity (what a user gets by picking that file)."""
     import llama_cpp as lc
 
-    from lmdemo.models.llamacpp.batching import LlamaCppScheduler
+    from lmdemo.models.llamacpp.batching import KV_TYPES, LlamaCppScheduler
     from lmdemo.models.llamacpp.model import LlamaCppModel
     from lmdemo.models.types import BatchingConfig, SamplingParams
 
@@ -206,17 +211,21 @@ def gguf_type_rows(gguf: Path, prompt: list[int], text_ids: list[int], threads: 
     greedy = SamplingParams(temperature=0.0, max_new_tokens=128, repetition_penalty=1.0)
     for label, path in files.items():
         model = LlamaCppModel(path)
-        scheduler = LlamaCppScheduler(model, BatchingConfig(kv_cache_tokens=16384), threads)
-        firsts = []
-        for _ in range(3):
-            started = time.perf_counter()
-            stream = scheduler.submit(prompt, 2, greedy, threading.Event())
-            next(stream)
-            firsts.append(time.perf_counter() - started)
-            stream.close()
-        rate, _ = stream_rate(scheduler.submit(prompt[-64:], 128, greedy, threading.Event()))
-        scheduler.close()
-        rows.append({"gguf": label, "file_mb": path.stat().st_size / 2**20, "ttft_s": min(firsts),
-                     "decode_tok_s": rate, "perplexity": reference_perplexity(model, text_ids)})
+        perplexity = reference_perplexity(model, text_ids)
+        for kv_cache in KV_TYPES:
+            scheduler = LlamaCppScheduler(model, BatchingConfig(kv_cache_tokens=16384, kv_cache=kv_cache), threads)
+            firsts = []
+            for _ in range(3):
+                started = time.perf_counter()
+                stream = scheduler.submit(prompt, 2, greedy, threading.Event())
+                next(stream)
+                firsts.append(time.perf_counter() - started)
+                stream.close()
+            rate, _ = stream_rate(scheduler.submit(prompt[-64:], 128, greedy, threading.Event()))
+            rate_long, _ = stream_rate(scheduler.submit(prompt, 128, greedy, threading.Event()))
+            scheduler.close()
+            rows.append({"gguf": label, "kv_cache": kv_cache, "file_mb": path.stat().st_size / 2**20,
+                         "ttft_s": min(firsts), "decode_tok_s": rate, "decode_after_prompt_tok_s": rate_long,
+                         "cache_mb": scheduler.cache_bytes / 2**20, "perplexity": perplexity})
         model.close()
     return rows

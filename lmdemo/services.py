@@ -73,6 +73,7 @@ def batching_config(settings: Settings) -> BatchingConfig:
         max_waiting=settings.max_waiting,
         kv_cache_tokens=settings.kv_cache_tokens,
         max_batch_tokens=settings.max_batch_tokens,
+        kv_cache=settings.kv_cache,
     )
 
 

@@ -22,6 +22,7 @@ Device = Literal["auto", "cpu", "cuda"]
 EncoderDevice = Literal["same", "auto", "cpu", "cuda"]
 Engine = Literal["auto", "transformers", "llamacpp"]
 GgufRequantize = Literal["auto", "off"]
+KvCache = Literal["f16", "q8_0"]
 EncoderDtype = Literal["auto", "float32", "bfloat16"]
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 Count = Annotated[int, Field(ge=1)]
@@ -98,6 +99,7 @@ class Settings:
     engine: Engine = "auto"
     threads: NonNegative = 0  # 0: the physical cores
     gguf_requantize: GgufRequantize = "auto"  # llama.cpp: a Q4_1 file served as a Q4_K_M copy (faster prompts)
+    kv_cache: KvCache = "f16"  # llama.cpp's keys and values: f16 reads prompts faster, q8_0 takes half the memory
     zero_gpu: bool = False
     zero_gpu_max_seconds: Annotated[int, Field(ge=10)] = 120
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lmdemo")
@@ -223,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gguf-requantize", choices=get_args(GgufRequantize),
                         help="llama.cpp: serve a Q4_1 GGUF as a Q4_K_M copy made once, for faster prompts "
                              "(auto, the default), or the file as it is (off)")
+    parser.add_argument("--kv-cache", choices=get_args(KvCache),
+                        help="llama.cpp's cache of keys and values: f16 (default; prompts read faster) or q8_0 "
+                             "(half the memory, with flash attention)")
     parser.add_argument("--encoder-device", choices=get_args(EncoderDevice),
                         help="where the encoder runs (default: same as --device)")
     parser.add_argument("--encoder-dtype", choices=get_args(EncoderDtype),

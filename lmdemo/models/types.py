@@ -54,7 +54,8 @@ class BatchingConfig:
     """Sizes of a batching loop and its KV cache; see `Settings` for the defaults.
 
     `prefill_chunk_tokens` (llama.cpp engine): prompt tokens a step may add while replies are
-    decoding, so a long prompt is prefilled in pieces between their tokens.
+    decoding, so a long prompt is prefilled in pieces between their tokens. `kv_cache` (llama.cpp
+    engine): how keys and values are stored, see lmdemo/models/llamacpp/batching.py.
     """
 
     max_running: int = 8
@@ -62,3 +63,4 @@ class BatchingConfig:
     kv_cache_tokens: int = 16384
     max_batch_tokens: int = 512
     prefill_chunk_tokens: int = 128
+    kv_cache: Literal["f16", "q8_0"] = "f16"

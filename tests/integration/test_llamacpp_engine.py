@@ -33,15 +33,17 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def manager(cache_dir: Path) -> ModelManager:
-    """The packaged file as it is: its Q4_1 kernels compute a token alike in a batch of one or of four,
-    so batching must change no greedy reply. (The re-quantized copy's faster kernels take other paths
-    for larger batches; tests/integration/test_gguf_requantize.py covers it.)"""
+    """The packaged file as it is: with the q8_0 cache (flash attention), its Q4_1 kernels compute a
+    token alike in a batch of one or of four, so batching must change no greedy reply. (The
+    re-quantized copy's faster kernels and the default f16 cache's ordinary attention take other
+    paths for larger batches; tests/integration/test_gguf_requantize.py covers the copy.)"""
     return ModelManager(Settings(cache_dir=cache_dir, device="cpu", gguf_requantize="off"))
 
 
 @pytest.fixture(scope="module")
 def backend(manager: ModelManager) -> Iterator[LlamaCppChatBackend]:
-    engine = LlamaCppChatBackend(manager, BatchingConfig(max_running=4, max_waiting=4, kv_cache_tokens=4096), 2)
+    engine = LlamaCppChatBackend(manager, BatchingConfig(max_running=4, max_waiting=4, kv_cache_tokens=4096,
+                                                         kv_cache="q8_0"), 2)
     yield engine
     engine.scheduler().close()
 
@@ -106,6 +108,19 @@ def test_each_request_keeps_its_own_sampling_settings(backend: LlamaCppChatBacke
     assert len(set(results["hot"])) == 2 and greedy not in results["hot"], "temperature 1.5 samples"
     penalised = _text(_ask(backend, question, SamplingParams(temperature=0.0, max_new_tokens=48, repetition_penalty=1.5)))
     assert penalised != greedy
+
+
+@pytest.mark.parametrize("kv_cache", ["f16", "q8_0"])
+def test_each_cache_type_answers_and_q8_0_takes_about_half_of_f16s_memory(manager: ModelManager, kv_cache: str) -> None:
+    config = BatchingConfig(max_running=2, kv_cache_tokens=2048, kv_cache=kv_cache)
+    scheduler = LlamaCppScheduler(manager.gguf_chat().model, config, 2)
+    try:
+        ids = prompt_ids(manager.gguf_chat().tokenizer, [{"role": "user", "content": QUESTIONS[0]}])
+        assert ANSWER in _text(list(scheduler.submit(ids, 24, GREEDY, threading.Event())))
+        f16_bytes = 2048 * manager.gguf_chat().model.kv_values_per_token * 2
+        assert scheduler.cache_bytes == (f16_bytes if kv_cache == "f16" else f16_bytes * 34 // 64)
+    finally:
+        scheduler.close()
 
 
 def test_a_long_reply_stops_at_max_new_tokens(backend: LlamaCppChatBackend) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from lmdemo.services import batching_config
 from lmdemo.settings import PROFILES, Settings, load_settings
 
 
@@ -63,6 +64,8 @@ def test_bad_values_are_rejected_with_a_clear_message() -> None:
     with pytest.raises(ValueError, match="LMDEMO_ENCODER_DTYPE: Input should be 'auto', 'float32' or 'bfloat16'"):
         load_settings([], env={"LMDEMO_ENCODER_DTYPE": "fp8"})
     assert load_settings(["--encoder-dtype", "float32"], env={}).encoder_dtype == "float32"
+    assert load_settings(["--kv-cache", "q8_0"], env={}).kv_cache == "q8_0"
+    assert batching_config(load_settings([], env={"LMDEMO_KV_CACHE": "q8_0"})).kv_cache == "q8_0"
 
 
 @pytest.mark.parametrize("variable,value,message", [
@@ -72,6 +75,7 @@ def test_bad_values_are_rejected_with_a_clear_message() -> None:
     ("LMDEMO_DOCQA_TOP_K", "0", "LMDEMO_DOCQA_TOP_K: Input should be greater than or equal to 1, got '0'"),
     ("LMDEMO_PORT", "abc", "LMDEMO_PORT: Input should be a valid integer"),
     ("LMDEMO_MAX_RUNNING", "0", "LMDEMO_MAX_RUNNING: Input should be greater than or equal to 1"),
+    ("LMDEMO_KV_CACHE", "q4_0", "LMDEMO_KV_CACHE: Input should be 'f16' or 'q8_0', got 'q4_0'"),
 ])
 def test_each_bad_variable_is_named_with_what_it_allows(variable: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -39,10 +39,16 @@ from lmdemo.models.types import Chunk, FinishReason, SamplingParams
 log = logging.getLogger(__name__)
 
 PENALTY_LAST_N = 256  # tokens the repetition penalty looks back over (prompt included)
-# Keys and values in 8 bits (llama.cpp's q8_0, with flash attention): half of f16's memory, so 8 replies
-# of 2048 tokens take 200 MB for the packaged model and the app stays under 900 MB; perplexity on
-# bench/chat_speed.py's paragraph was the same as with f16 (2.973 against 2.974, repeated 3 times).
-KV_TYPE = 8  # GGML_TYPE_Q8_0
+# How keys and values are stored (`BatchingConfig.kv_cache`), as (ggml type, flash attention):
+# - f16 with llama.cpp's ordinary attention, the default: prompts read faster. On a 2-core Xeon, a
+#   900-token Document QA prompt took 2.6 s against 3.8 s with q8_0 (medians of 4 interleaved rounds),
+#   decoding after it ran at 72 against 68 tok/s; 8 short chats at once 186 against 203 tok/s.
+#   (f16 with flash attention read the prompt in 2.1 s but then decoded at 35 tok/s.)
+# - q8_0, which needs flash attention: half the memory (8 replies of 2048 tokens: 191 MB against
+#   360 MB for the packaged model); perplexity on bench/chat_speed.py's paragraph was the same as
+#   with f16 (2.973 against 2.974, repeated 3 times).
+KV_TYPES = {"f16": (1, False), "q8_0": (8, True)}  # GGML_TYPE_F16, GGML_TYPE_Q8_0
+KV_BYTES_PER_VALUE = {"f16": 2.0, "q8_0": 34 / 32}  # q8_0: 32 int8 values and one f16 scale per block
 
 
 @dataclass
@@ -97,7 +103,7 @@ def _sampler_chain(params: SamplingParams, n_vocab: int, prompt: Sequence[int]) 
 class LlamaCppScheduler:
     """Accepts chat requests from many threads and streams each reply from one llama.cpp loop."""
 
-    def __init__(self, model: LlamaCppModel, config: BatchingConfig, threads: int, kv_type: int = KV_TYPE) -> None:
+    def __init__(self, model: LlamaCppModel, config: BatchingConfig, threads: int) -> None:
         import llama_cpp as lc
 
         self._model = model
@@ -110,12 +116,16 @@ class LlamaCppScheduler:
         params.n_outputs_max = config.max_running  # logits for one token per sequence, not for every prompt token
         params.n_threads = params.n_threads_batch = threads
         params.kv_unified = False  # a cache per reply (see the module's docstring)
-        params.type_k = params.type_v = kv_type
-        params.flash_attn_type = lc.LLAMA_FLASH_ATTN_TYPE_ENABLED  # a quantized value cache needs it
+        params.type_k, flash = KV_TYPES[config.kv_cache]
+        params.type_v = params.type_k
+        params.flash_attn_type = lc.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash else lc.LLAMA_FLASH_ATTN_TYPE_DISABLED
         params.no_perf = True
         self._ctx = lc.llama_init_from_model(model.model, params)
         if not self._ctx:
             raise ModelLoadError(f"llama.cpp could not create {config.max_running} caches of {self.context} tokens")
+        self.cache_bytes = int(params.n_ctx * model.kv_values_per_token * KV_BYTES_PER_VALUE[config.kv_cache])
+        log.info("llama.cpp cache: %d replies of %d tokens, %s keys and values, %.0f MB",
+                 config.max_running, self.context, config.kv_cache, self.cache_bytes / 2**20)
         self._memory = lc.llama_get_memory(self._ctx)
         self._batch = lc.llama_batch_init(config.max_batch_tokens, 0, 1)
         size = config.max_batch_tokens

@@ -16,7 +16,6 @@ from lmdemo.models.sources import gguf_tokenizer, resolve
 
 log = logging.getLogger(__name__)
 
-KV_BYTES_PER_VALUE = 2  # the context keeps keys and values in f16
 _backend_lock = threading.Lock()
 _backend_ready = False
 
@@ -71,9 +70,7 @@ class LlamaCppModel:
         self.size_bytes = int(lc.llama_model_size(self.model))
         self.n_params = int(lc.llama_model_n_params(self.model))
         head_dim = lc.llama_model_n_embd(self.model) // max(lc.llama_model_n_head(self.model), 1)
-        self.kv_bytes_per_token = (
-            2 * lc.llama_model_n_layer(self.model) * lc.llama_model_n_head_kv(self.model) * head_dim * KV_BYTES_PER_VALUE
-        )
+        self.kv_values_per_token = 2 * lc.llama_model_n_layer(self.model) * lc.llama_model_n_head_kv(self.model) * head_dim
         description = ctypes.create_string_buffer(256)
         lc.llama_model_desc(self.model, description, len(description))
         self.description = description.value.decode("utf-8", "replace")
