@@ -64,8 +64,16 @@ def classification_rows(services, dataset: str, finetune: bool) -> list[dict]:
     measure("few-shot head (16/label)", lambda: FewShotClassifier.train(services.embedder.embed, shots.texts,
                                                                         shots.labels),
             lambda head: classify.few_shot(head, test.texts))
-    # SetFit when every label has 16 examples; n-grams when the encoder cannot read them
-    measure("few-shot {} (16/label)", lambda: classify.train_few_shot(shots), lambda m: classify.few_shot(m, test.texts))
+    # What the Playground trains untold: the chat model's reading when the labels are sentiment words
+    # (guess_aspect), else SetFit when every label has 16 examples; n-grams when the encoder cannot read them
+    measure("few-shot {} (16/label, nothing typed)", lambda: classify.train_few_shot(shots),
+            lambda m: classify.few_shot(m, test.texts))
+    if classify.aspect_of(shots) and not services.embedder.coverage(shots.texts).poor:  # SetFit itself, beside it
+        from lmdemo.tasks.setfit_few_shot import train_setfit
+
+        measure("few-shot SetFit (16/label)", lambda: train_setfit(services.models.encoder().model, shots.texts,
+                                                                    shots.labels),
+                lambda m: classify.few_shot(m, test.texts))
     aspect = ASPECTS.get(dataset, "") if services.models.reads_states() else ""
     if aspect:
         measure(f"few-shot {{}} (16/label, labels describe the {aspect})",

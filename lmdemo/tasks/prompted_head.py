@@ -35,6 +35,11 @@ MAX_ASPECT_CHARS = 40
 STRENGTHS = [0.003, 0.01, 0.03, 0.1, 0.3]
 FEW_EXAMPLES_C = 0.1
 BATCH = 16  # texts read between progress reports and checks for Cancel
+# Label names that say what the labels describe when the user leaves it blank: sentiment, the aspect
+# whose reading was measured to help (movie snippets labelled positive/negative, 16 per label: 0.797
+# against 0.649 for SetFit; topics gain nothing: BBC 0.948 against 0.951).
+SENTIMENT_LABELS = frozenset({"positive", "negative", "neutral", "mixed", "pos", "neg", "good", "bad",
+                              "正面", "负面", "中性", "积极", "消极", "好评", "差评"})
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 States = Callable[[Sequence[str]], tuple[str, np.ndarray]]  # prompts -> (chat model, last-token states)
@@ -48,6 +53,15 @@ def clean_aspect(aspect: str) -> str:
                         "e.g. sentiment or topic.",
                         f"请用一两个词说明标签描述的是什么（最多 {MAX_ASPECT_CHARS} 个字符），例如 情感 或 主题。")
     return phrase
+
+
+def guess_aspect(labels: Sequence[str], texts: Sequence[str]) -> str:
+    """What the labels describe when every one is a sentiment word ("sentiment", or 情感 for Chinese
+    texts), else "": then the user's word is needed."""
+    names = {" ".join(str(label).lower().split()) for label in labels}
+    if len(names) < 2 or not names <= SENTIMENT_LABELS:
+        return ""
+    return "情感" if is_chinese(" ".join(texts[:20])) else "sentiment"
 
 
 def prompt(aspect: str, text: str) -> str:

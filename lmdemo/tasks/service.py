@@ -41,6 +41,7 @@ from lmdemo.tasks.prompted_head import (
     PromptedHeadClassifier,
     States,
     clean_aspect,
+    guess_aspect,
     prompt_ending,
     train_prompted_head,
 )
@@ -223,19 +224,25 @@ class ClassifyService:
             predictions.append(parse_chat_label(reply, labels))
         return predictions
 
+    def aspect_of(self, data: LabelledTexts, typed: str = "") -> str:
+        """What the labels describe: as the user typed it, else guessed from the label names
+        (sentiment words), else ""."""
+        return clean_aspect(clean_user_text(typed)) or guess_aspect(data.labels, data.texts)
+
     def few_shot_stream(self, data: LabelledTexts, aspect: str = "") -> Iterator[TrainingUpdate]:
         """Train a few-shot classifier; closing the stream cancels it.
 
-        When the user says what the labels describe (`aspect`, e.g. "sentiment") and the chat model
-        runs here, a head on the encoder's embeddings and the chat model's reading of each example
-        (`prompted_head`); else SetFit when every label has enough examples (and a local,
-        unquantized encoder), else a head on frozen embeddings.
+        When the user says what the labels describe (`aspect`, e.g. "sentiment"), or the label names
+        say it (`guess_aspect`), and the chat model runs here, a head on the encoder's embeddings and
+        the chat model's reading of each example (`prompted_head`); else SetFit when every label has
+        enough examples (and a local, unquantized encoder), else a head on frozen embeddings.
 
         When the encoder cannot read the examples, an n-gram classifier is trained on them instead:
         on zh-reviews at 16 per label it reaches 0.65 in a second, where SetFit on the English
         MiniLM reached 0.62 in four minutes (bench/tasks.py)."""
         texts, labels = self._texts(data.texts), list(data.labels)
         aspect = clean_aspect(clean_user_text(aspect))
+        guessed = "" if aspect else guess_aspect(labels, texts)
         read = self._embedder.coverage(texts)
         if read.poor:
             name = self._embedder.name()
@@ -248,18 +255,21 @@ class ClassifyService:
                                     "字符；在“模型”页换一个多语言编码器，SetFit 才能用上它们"
                                     + (f"（没有用到“{aspect}”）" if aspect else ""))
             return
-        states = self._prompt_states() if aspect else None
+        states = self._prompt_states() if aspect or guessed else None
         if states is not None:
+            told = aspect or guessed
+            why = " (the labels are sentiment words; say what they describe to read them otherwise)" if guessed else ""
+            why_zh = "（标签是情感词；若不是情感，请说明标签描述的是什么）" if guessed else ""
             for fraction, message, result in in_a_thread(
-                lambda report, cancel: train_prompted_head(self._embedder.embed, states, aspect, texts, labels,
+                lambda report, cancel: train_prompted_head(self._embedder.embed, states, told, texts, labels,
                                                            self._embedder.name(), report, cancel),
                 "lmdemo-prompted-head",
             ):
                 yield TrainingUpdate(fraction, message if result is None else
                                      f"head trained on the encoder's embeddings and on how the chat model reads "
-                                     f"“{prompt_ending(aspect)}”", result,
+                                     f"“{prompt_ending(told)}”{why}", result,
                                      zh="" if result is None else
-                                     f"分类头已在编码器的向量和聊天模型读到“{prompt_ending(aspect)}”时的状态上训练好")
+                                     f"分类头已在编码器的向量和聊天模型读到“{prompt_ending(told)}”时的状态上训练好{why_zh}")
             return
         unused = f" (“{aspect}” is not used: the chat model does not run in this app)" if aspect else ""
         unused_zh = f"（没有用到“{aspect}”：聊天模型不在本应用里运行）" if aspect else ""
@@ -277,8 +287,9 @@ class ClassifyService:
                                  result, zh="" if result is None else
                                  f"SetFit：编码器（{result.steps} 步对比训练）和分类头已训练好{unused_zh}")
 
-    def chat_reading_stream(self, data: LabelledTexts, aspect: str) -> Iterator[TrainingUpdate]:
-        """The few-shot head on the chat model's reading of a CSV's rows, scored on the rows held
+    def chat_reading_stream(self, data: LabelledTexts, aspect: str = "") -> Iterator[TrainingUpdate]:
+        """The few-shot head on the chat model's reading of a CSV's rows (`aspect`: what the labels
+        describe, guessed from sentiment label names when blank), scored on the rows held
         out from a first fit (the split fine-tuning holds out), then refitted on all of them; closing
         the stream cancels it.
 
@@ -291,7 +302,7 @@ class ClassifyService:
         if states is None:
             raise UserError("The chat model does not run in this app (remote, or one GPU call per reply), so it "
                             "cannot read the rows.", "聊天模型不在本应用里运行（远程，或每次回复一次 GPU 调用），读不了这些行。")
-        aspect = clean_aspect(clean_user_text(aspect))
+        aspect = self.aspect_of(data, aspect)
         if not aspect:
             raise UserError("Say what the labels describe (e.g. sentiment or topic) for the chat model to read "
                             "the rows.", "请说明标签描述的是什么（例如 情感 或 主题），聊天模型才能读这些行。")

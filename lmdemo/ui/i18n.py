@@ -86,13 +86,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "play.few": ("Few-shot: a few examples per label", "少样本：每个标签几个例子"),
     "play.few_help": ("Say what the labels describe (sentiment, topic, …) and the chat model reads every "
                       "example too: a head is trained on its reading and the encoder's embeddings (seconds; on "
-                      "movie reviews far better than the encoder alone). Left empty, with 4 or more examples of "
+                      "movie reviews far better than the encoder alone); labels such as positive/negative say "
+                      "“sentiment” by themselves. Left empty otherwise, with 4 or more examples of "
                       "every label SetFit fine-tunes a copy of the encoder on pairs of them (about a minute on a "
                       "CPU); with fewer, a head is trained on the encoder's embeddings (a second). When the encoder "
                       "cannot read the examples (Chinese for an English encoder), an n-gram classifier is trained "
                       "on them instead.",
                       "写明标签描述的是什么（情感、主题……），聊天模型也会读每个例子：分类头在它的读法和编码器的"
-                      "向量上一起训练（几秒；在影评上远好于只用编码器）。留空时，每个标签有 4 个或更多例子，"
+                      "向量上一起训练（几秒；在影评上远好于只用编码器）；positive/negative、正面/负面这类标签本身就表明是“情感”。"
+                      "其余情况留空时，每个标签有 4 个或更多例子，"
                       "SetFit 先用例子两两组成的句对微调编码器的副本（CPU 上约一分钟）；例子更少时，只在编码器的"
                       "向量上训练一个分类头（约一秒）。编码器读不懂这些例子时（例如英文编码器遇到中文），"
                       "改为训练 n-gram 分类器。"),
@@ -131,7 +133,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "play.ngram_trained": ("n-gram baseline trained", "n-gram 基线已训练"),
     "play.csv_aspect": ("The labels describe the text's … (optional: the chat model reads the rows too)",
                         "标签描述的是文本的……（可不填：填了聊天模型也读这些行）"),
-    "play.csv_aspect_placeholder": ("e.g. sentiment, topic", "例如 情感、主题"),
+    "play.csv_aspect_placeholder": ("e.g. sentiment, topic (labels such as positive/negative need none)",
+                                    "例如 情感、主题（positive/negative、正面/负面这类标签不用填）"),
     "play.chat_reading": ("GPT's reading (a head on the chat model's states, now the **few-shot** classifier): {accuracy}",
                           "GPT 的解读（聊天模型状态上的分类头，现为**少样本**分类器）：{accuracy}"),
     "play.chat_reading_trained": ("GPT's reading trained (now the **few-shot** classifier)",

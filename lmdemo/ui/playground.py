@@ -175,7 +175,7 @@ def build_playground_tab(services: "Services") -> None:
                        if baseline.metrics else say(request, "play.ngram_trained"))
             yield (say(request, "play.training_rows", n=len(data.texts), counts=counts, against=against), "", gr.skip(),
                    gr.DownloadButton(visible=False), baseline, gr.skip())
-            if (described or "").strip():
+            if (described or "").strip() or classify.aspect_of(data):  # told, or the labels are sentiment words
                 then = "；" if language(request) == "zh" else "; "  # the accuracies so far, then the chat model's
                 try:
                     for update in throttled(classify.chat_reading_stream(data, described), interval=0.25,

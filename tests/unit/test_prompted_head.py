@@ -19,7 +19,7 @@ from lmdemo.models.types import BatchingConfig
 from lmdemo.settings import Settings
 from lmdemo.tasks.classify import FewShotClassifier, TrainingCancelled
 from lmdemo.tasks.dataset import LabelledTexts
-from lmdemo.tasks.prompted_head import BATCH, PromptedHeadClassifier, prompt, train_prompted_head
+from lmdemo.tasks.prompted_head import BATCH, PromptedHeadClassifier, guess_aspect, prompt, train_prompted_head
 from lmdemo.tasks.service import ClassifyService
 
 GOOD = ["a good film", "good acting", "really good", "so good", "good fun", "good story", "good cast", "good end"]
@@ -106,7 +106,8 @@ def test_the_service_reads_with_the_chat_model_only_when_told_the_aspect_and_the
     assert any("read 16/32" in u.message for u in updates)
     assert [p.label for p in service.few_shot(updates[-1].model, ["good work", "bad work"])] == ["positive", "negative"]
 
-    assert isinstance(service.train_few_shot(data), FewShotClassifier), "no aspect: the encoder alone"
+    unnamed = LabelledTexts(data.texts, [{"positive": "kept", "negative": "dropped"}[label] for label in data.labels])
+    assert isinstance(service.train_few_shot(unnamed), FewShotClassifier), "no aspect, none in the labels: the encoder alone"
     head = updates[-1].model
     embedder.encoder = "another encoder"
     with pytest.raises(UserError, match="now another encoder, not noise.*again"):
@@ -118,6 +119,24 @@ def test_the_service_reads_with_the_chat_model_only_when_told_the_aspect_and_the
     assert fallback.said(chinese=True) == "分类头已在冻结的向量上训练好（没有用到“sentiment”：聊天模型不在本应用里运行）"
     with pytest.raises(UserError, match="train it again"):
         service.few_shot(head, ["good work"])
+
+
+def test_sentiment_labels_say_what_they_describe_by_themselves() -> None:
+    assert guess_aspect(["positive", "negative"], ["a good film"]) == "sentiment"
+    assert guess_aspect([" Positive ", "NEGATIVE", "neutral"], ["a film"]) == "sentiment"
+    assert guess_aspect(["正面", "负面"], ["质量很好，非常满意。"]) == "情感", "Chinese texts: a Chinese prompt"
+    assert guess_aspect(["sport", "politics"], ["a match"]) == ""
+    assert guess_aspect(["positive", "spam"], ["a film"]) == "", "every label must be a sentiment word"
+    assert guess_aspect(["positive"] * 3, ["a film"]) == "", "one label is no classification"
+
+    service = ClassifyService(Embedder(), None, None, None, prompt_states=lambda: FakeChat())  # type: ignore[arg-type]
+    update = list(service.few_shot_stream(LabelledTexts(TEXTS * 2, LABELS * 2)))[-1]
+    assert isinstance(update.model, PromptedHeadClassifier), "untold, positive/negative examples are read as sentiment"
+    assert "The sentiment of this text is" in update.message and "the labels are sentiment words" in update.message
+    assert update.said(chinese=True).endswith("（标签是情感词；若不是情感，请说明标签描述的是什么）")
+    assert [p.label for p in service.few_shot(update.model, ["good work", "bad work"])] == ["positive", "negative"]
+    told = list(service.few_shot_stream(LabelledTexts(TEXTS * 2, LABELS * 2), "sentiment"))[-1]
+    assert "sentiment words" not in told.message, "what the user said is not called a guess"
 
 
 def test_transformers_reads_the_last_tokens_state_of_each_prompt(tiny_llama_dir: Path, tmp_path: Path) -> None:
@@ -161,7 +180,9 @@ def test_a_csv_is_read_by_the_chat_model_and_scored_on_rows_it_did_not_train_on(
     assert sampled_head.metrics["support"] == 4 and sampled_head.classes == ["negative", "neutral", "positive"]
     assert len(sampled.prompts) == 21 and len(set(sampled.prompts)) == 21, "10 of each common label and the rare one"
     with pytest.raises(UserError, match="Say what the labels describe"):
-        list(service.chat_reading_stream(data, "  "))
+        list(service.chat_reading_stream(LabelledTexts(many, ["kept"] * 32 + ["dropped"] * 32), "  "))
+    guessed = list(service.chat_reading_stream(data))[-1]
+    assert guessed.model.aspect == "sentiment", "positive/negative labels: read as their sentiment, untold"
     chat["states"] = None
     with pytest.raises(UserError, match="does not run in this app"):
         list(service.chat_reading_stream(data, "sentiment"))
