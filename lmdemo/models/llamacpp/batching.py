@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from lmdemo.limits import Slots
+from lmdemo.models.estimate import LLAMACPP_KV_BYTES
 from lmdemo.models.llamacpp.model import LlamaCppModel
 from lmdemo.models.loading import ModelLoadError
 from lmdemo.models.types import BatchingConfig
@@ -48,7 +49,6 @@ PENALTY_LAST_N = 256  # tokens the repetition penalty looks back over (prompt in
 #   360 MB for the packaged model); perplexity on bench/chat_speed.py's paragraph was the same as
 #   with f16 (2.973 against 2.974, repeated 3 times).
 KV_TYPES = {"f16": (1, False), "q8_0": (8, True)}  # GGML_TYPE_F16, GGML_TYPE_Q8_0
-KV_BYTES_PER_VALUE = {"f16": 2.0, "q8_0": 34 / 32}  # q8_0: 32 int8 values and one f16 scale per block
 
 
 @dataclass
@@ -123,7 +123,7 @@ class LlamaCppScheduler:
         self._ctx = lc.llama_init_from_model(model.model, params)
         if not self._ctx:
             raise ModelLoadError(f"llama.cpp could not create {config.max_running} caches of {self.context} tokens")
-        self.cache_bytes = int(params.n_ctx * model.kv_values_per_token * KV_BYTES_PER_VALUE[config.kv_cache])
+        self.cache_bytes = int(params.n_ctx * model.kv_values_per_token * LLAMACPP_KV_BYTES[config.kv_cache])
         log.info("llama.cpp cache: %d replies of %d tokens, %s keys and values, %.0f MB",
                  config.max_running, self.context, config.kv_cache, self.cache_bytes / 2**20)
         self._memory = lc.llama_get_memory(self._ctx)
