@@ -100,3 +100,23 @@ def test_a_chinese_csv_in_a_chinese_page_says_why_neither_the_chat_model_nor_the
     assert "；聊天模型没有读这些行：编码器 " in status and "选择 **n-gram 基线** 再分类。未微调：编码器 " in status, status
     assert "。。" not in status and "; " not in status, status
     assert chinese.predict("质量很好，很满意。", "", "ngram", api_name="/classify")["label"] == "好评"
+
+
+def test_a_csv_labelled_positive_and_negative_is_read_by_the_chat_model_untold(running_app: RunningApp,
+                                                                               tmp_path) -> None:
+    rows = [("A moving, beautifully acted film.", "positive"), ("Funny, warm and wise from start to finish.", "positive"),
+            ("One of the best films of the year.", "positive"), ("The cast is wonderful and the script sparkles.",
+                                                                 "positive"),
+            ("A delightful surprise that I loved.", "positive"), ("Smart, tender and gorgeous to look at.", "positive"),
+            ("A dull, lifeless mess.", "negative"), ("Tedious, badly written and far too long.", "negative"),
+            ("The worst film I have seen in years.", "negative"),
+            ("The jokes fall flat and the plot makes no sense.", "negative"),
+            ("A boring waste of a talented cast.", "negative"), ("Clumsy, cheap and instantly forgettable.", "negative")]
+    csv = tmp_path / "reviews.csv"
+    csv.write_text("text,label\n" + "".join(f'"{t}",{label}\n' for t, label in rows * 2))
+    client = Client(running_app.url, verbose=False)
+    status, _metrics, _download = client.predict(handle_file(str(csv)), 1, False, "", api_name="/fine_tune")
+    assert "GPT's reading" in status, f"nothing typed, the sentiment labels had the chat model read the rows: {status}"
+    for text, label in [("A triumph: gripping, heartfelt and superbly made.", "positive"),
+                        ("An awful, boring film with terrible acting.", "negative")]:
+        assert client.predict(text, "", "few-shot", api_name="/classify")["label"] == label
