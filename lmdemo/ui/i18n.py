@@ -137,6 +137,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                                     "例如 情感、主题（positive/negative、正面/负面这类标签不用填）"),
     "play.chat_reading": ("GPT's reading (a head on the chat model's states, now the **few-shot** classifier): {accuracy}",
                           "GPT 的解读（聊天模型状态上的分类头，现为**少样本**分类器）：{accuracy}"),
+    "play.aspect_from_labels": (" (the labels are sentiment words, so it read each row's “{aspect}”)",
+                                "（标签是情感词，所以读的是每行的“{aspect}”）"),
     "play.chat_reading_trained": ("GPT's reading trained (now the **few-shot** classifier)",
                                   "GPT 的解读已训练（现为**少样本**分类器）"),
     "play.chat_not_read": ("the chat model did not read the rows: {why}", "聊天模型没有读这些行：{why}"),

@@ -187,6 +187,8 @@ def build_playground_tab(services: "Services") -> None:
                         read = update.model.metrics.get("accuracy")
                         against += then + (say(request, "play.chat_reading", accuracy=f"{read:.3f}")
                                            if read is not None else say(request, "play.chat_reading_trained"))
+                        if not (described or "").strip():
+                            against += say(request, "play.aspect_from_labels", aspect=update.model.aspect)
                         yield (say(request, "play.training_rows", n=len(data.texts), counts=counts, against=against),
                                gr.skip(), gr.skip(), gr.skip(), gr.skip(), update.model)
                 except UserError as refused:  # the fine-tune below still runs

@@ -117,6 +117,7 @@ def test_a_csv_labelled_positive_and_negative_is_read_by_the_chat_model_untold(r
     client = Client(running_app.url, verbose=False)
     status, _metrics, _download = client.predict(handle_file(str(csv)), 1, False, "", api_name="/fine_tune")
     assert "GPT's reading" in status, f"nothing typed, the sentiment labels had the chat model read the rows: {status}"
+    assert "(the labels are sentiment words, so it read each row's “sentiment”)" in status, status
     for text, label in [("A triumph: gripping, heartfelt and superbly made.", "positive"),
                         ("An awful, boring film with terrible acting.", "negative")]:
         assert client.predict(text, "", "few-shot", api_name="/classify")["label"] == label
