@@ -206,7 +206,7 @@ def engine_rows(cache: Path, threads_options: list[int], concurrency: int, new_t
     from lmdemo.models.backend import LocalChatBackend
     from lmdemo.models.generation import prompt_ids
     from lmdemo.models.llamacpp.backend import LlamaCppChatBackend
-    from lmdemo.models.llamacpp.batching import LlamaCppScheduler
+    from lmdemo.models.llamacpp.batching import KV_TYPES, LlamaCppScheduler
     from lmdemo.models.manager import ModelManager
     from lmdemo.models.types import BatchingConfig, SamplingParams
     from lmdemo.settings import Settings
@@ -234,16 +234,17 @@ def engine_rows(cache: Path, threads_options: list[int], concurrency: int, new_t
         })
         backend.scheduler().close()
     # Greedy replies against llama.cpp's own, on the packaged file and on the copy served by default
-    # (whose kernels take other paths for other batch shapes, so its replies may drift apart).
+    # (whose kernels take other paths for other batch shapes, so its replies may drift apart), with each cache.
     equal = {}
-    for requantize in ("off", "auto"):
-        loaded = ModelManager(Settings(cache_dir=cache, device="cpu", gguf_requantize=requantize)).gguf_chat()
+    packaged = ModelManager(Settings(cache_dir=cache, device="cpu", gguf_requantize="off")).gguf_chat()
+    for requantize, loaded in (("off", packaged), ("auto", gguf)):
         ids = [prompt_ids(loaded.tokenizer, messages(p)) for p in EQUALITY_PROMPTS]
-        scheduler = LlamaCppScheduler(loaded.model, BatchingConfig(), threads_options[-1])
-        ours = ["".join(c.text for c in scheduler.submit(i, 64, greedy, threading.Event())) for i in ids]
-        scheduler.close()
-        theirs = raw_greedy(loaded.model.path, threads_options[-1], ids, 64)
-        equal[loaded.report.quantization] = sum(a == b for a, b in zip(ours, theirs))
+        for kv_cache in KV_TYPES:
+            scheduler = LlamaCppScheduler(loaded.model, BatchingConfig(kv_cache=kv_cache), threads_options[-1])
+            ours = ["".join(c.text for c in scheduler.submit(i, 64, greedy, threading.Event())) for i in ids]
+            scheduler.close()
+            theirs = raw_greedy(loaded.model.path, threads_options[-1], ids, 64, kv_cache)
+            equal[f"--gguf-requantize {requantize} --kv-cache {kv_cache}"] = sum(a == b for a, b in zip(ours, theirs))
     transformers = LocalChatBackend(ModelManager(Settings(cache_dir=cache, device="cpu", engine="transformers")),
                                     BatchingConfig(max_running=16, max_waiting=32))
     transformers.preload()
@@ -254,7 +255,8 @@ def engine_rows(cache: Path, threads_options: list[int], concurrency: int, new_t
         "ttft_500_s": statistics.median(first_token_seconds(transformers, prompt_500) for _ in range(3)),
     })
     transformers.scheduler().close()
-    return {"rows": rows, "greedy_equal": equal, "greedy_prompts": len(EQUALITY_PROMPTS), "prompt_500_tokens": len(prompt_ids(gguf.tokenizer, prompt_500))}
+    return {"rows": rows, "greedy_equal": equal, "greedy_prompts": len(EQUALITY_PROMPTS),
+            "prompt_500_tokens": len(prompt_ids(gguf.tokenizer, prompt_500))}
 
 
 def gguf_types(cache: Path, threads: int) -> list[dict[str, Any]]:
@@ -289,8 +291,8 @@ def engine_targets(result: dict[str, Any], concurrency: int, threads: int) -> li
         f"(target >= 0.85) and {app[many] / tf[many]:.2f}x transformers {tf[many]:.0f} (target >= 3)",
         f"time to first token {app['ttft_500_s']:.2f} s vs transformers {tf['ttft_500_s']:.2f} s "
         f"({result['prompt_500_tokens']} tokens; target: no worse)",
-        *(f"greedy output = llama.cpp's own for 64 tokens, {gguf}: {equal}/{result['greedy_prompts']} prompts"
-          for gguf, equal in result["greedy_equal"].items()),
+        *(f"greedy output = llama.cpp's own for 64 tokens, {flags}: {equal}/{result['greedy_prompts']} prompts"
+          for flags, equal in result["greedy_equal"].items()),
     ]
 
 

@@ -85,10 +85,16 @@ def first_token_seconds(backend: Any, prompt: list[dict[str, str]]) -> float:
 
 
 def raw_chat_completion(gguf: Path, threads: int, prompt: list[dict[str, str]], new_tokens: int) -> float:
-    """Decode tokens/s of llama-cpp-python's own chat completion (one content chunk per token)."""
+    """Decode tokens/s of llama-cpp-python's own chat completion (one content chunk per token), with the
+    engine's default cache settings."""
     from llama_cpp import Llama
 
-    llm = Llama(str(gguf), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False)
+    from lmdemo.models.llamacpp.batching import KV_TYPES
+    from lmdemo.models.types import BatchingConfig
+
+    kv_type, flash = KV_TYPES[BatchingConfig().kv_cache]
+    llm = Llama(str(gguf), n_ctx=4096, n_threads=threads, n_threads_batch=threads, flash_attn=flash,
+                type_k=kv_type, type_v=kv_type, verbose=False)
     first = last = None
     count = 0
     for event in llm.create_chat_completion(prompt, temperature=0.0, max_tokens=new_tokens, stream=True):
@@ -100,15 +106,14 @@ def raw_chat_completion(gguf: Path, threads: int, prompt: list[dict[str, str]], 
     return (count - 1) / max(last - first, 1e-9)
 
 
-def raw_greedy(gguf: Path, threads: int, prompt_ids: list[list[int]], new_tokens: int) -> list[str]:
+def raw_greedy(gguf: Path, threads: int, prompt_ids: list[list[int]], new_tokens: int, kv_cache: str) -> list[str]:
     """llama.cpp's own greedy continuation of each prompt (the high-level API, one prompt at a time),
-    with the engine's default cache settings (type of keys and values, flash attention or not)."""
+    with the engine's settings for `kv_cache` (type of keys and values, flash attention or not)."""
     from llama_cpp import Llama
 
     from lmdemo.models.llamacpp.batching import KV_TYPES
-    from lmdemo.models.types import BatchingConfig
 
-    kv_type, flash = KV_TYPES[BatchingConfig().kv_cache]
+    kv_type, flash = KV_TYPES[kv_cache]
     llm = Llama(str(gguf), n_ctx=4096, n_threads=threads, n_threads_batch=threads, flash_attn=flash,
                 type_k=kv_type, type_v=kv_type, verbose=False)
     texts = [llm.create_completion(ids, max_tokens=new_tokens, temperature=0.0)["choices"][0]["text"]
@@ -167,7 +172,8 @@ def raw_batched(model: Any, threads: int, prompt_ids: list[list[int]], new_token
 
 
 def reference_perplexity(model: Any, ids: list[int]) -> float:
-    """Perplexity of llama.cpp's next-token predictions over `ids` (one decode, logits for every token)."""
+    """Perplexity of llama.cpp's next-token predictions over `ids` (one decode, logits for every token;
+    llama.cpp's default context: f16 cache, flash attention where it picks it), once per file."""
     import llama_cpp as lc
     import numpy as np
 
@@ -193,7 +199,7 @@ def reference_perplexity(model: Any, ids: list[int]) -> float:
 def gguf_type_rows(gguf: Path, prompt: list[int], text_ids: list[int], threads: int, folder: Path) -> list[dict]:
     """The packaged GGUF re-quantized by llama.cpp to other types, each with each of the engine's caches
     (`--kv-cache`): file size, prompt time, decode rate after a short and after the long prompt, the
-    cache's memory (8 replies of 2048 tokens), perplexity (what a user gets by picking that file)."""
+    cache's memory (8 replies of 2048 tokens); perplexity once per file (what a user gets by picking it)."""
     import llama_cpp as lc
 
     from lmdemo.models.llamacpp.batching import KV_TYPES, LlamaCppScheduler

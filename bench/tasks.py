@@ -68,7 +68,8 @@ def classification_rows(services, dataset: str, finetune: bool) -> list[dict]:
     # (guess_aspect), else SetFit when every label has 16 examples; n-grams when the encoder cannot read them
     measure("few-shot {} (16/label, nothing typed)", lambda: classify.train_few_shot(shots),
             lambda m: classify.few_shot(m, test.texts))
-    if classify.aspect_of(shots) and not services.embedder.coverage(shots.texts).poor:  # SetFit itself, beside it
+    if (classify.aspect_of(shots)[1] and services.models.reads_states()
+            and not services.embedder.coverage(shots.texts).poor):  # the row above read the labels' sentiment: SetFit too
         from lmdemo.tasks.setfit_few_shot import train_setfit
 
         measure("few-shot SetFit (16/label)", lambda: train_setfit(services.models.encoder().model, shots.texts,

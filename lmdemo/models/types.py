@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lmdemo.settings import KvCache
+
 Message = dict[str, str]
 FinishReason = Literal["stop", "length", "cancelled"]
 
@@ -63,4 +65,4 @@ class BatchingConfig:
     kv_cache_tokens: int = 16384
     max_batch_tokens: int = 512
     prefill_chunk_tokens: int = 128
-    kv_cache: Literal["f16", "q8_0"] = "f16"
+    kv_cache: KvCache = "f16"

@@ -224,10 +224,12 @@ class ClassifyService:
             predictions.append(parse_chat_label(reply, labels))
         return predictions
 
-    def aspect_of(self, data: LabelledTexts, typed: str = "") -> str:
-        """What the labels describe: as the user typed it, else guessed from the label names
-        (sentiment words), else ""."""
-        return clean_aspect(clean_user_text(typed)) or guess_aspect(data.labels, data.texts)
+    def aspect_of(self, data: LabelledTexts, typed: str = "") -> tuple[str, bool]:
+        """What the labels describe, and whether it was guessed: as the user typed it, else from the
+        label names (sentiment words), else ("", False)."""
+        told = clean_aspect(clean_user_text(typed))
+        guessed = "" if told else guess_aspect(data.labels, data.texts)
+        return told or guessed, bool(guessed)
 
     def few_shot_stream(self, data: LabelledTexts, aspect: str = "") -> Iterator[TrainingUpdate]:
         """Train a few-shot classifier; closing the stream cancels it.
@@ -241,8 +243,8 @@ class ClassifyService:
         on zh-reviews at 16 per label it reaches 0.65 in a second, where SetFit on the English
         MiniLM reached 0.62 in four minutes (bench/tasks.py)."""
         texts, labels = self._texts(data.texts), list(data.labels)
-        aspect = clean_aspect(clean_user_text(aspect))
-        guessed = "" if aspect else guess_aspect(labels, texts)
+        told, guessed = self.aspect_of(LabelledTexts(texts, labels), aspect)
+        aspect = "" if guessed else told  # what the user typed
         read = self._embedder.coverage(texts)
         if read.poor:
             name = self._embedder.name()
@@ -255,9 +257,8 @@ class ClassifyService:
                                     "字符；在“模型”页换一个多语言编码器，SetFit 才能用上它们"
                                     + (f"（没有用到“{aspect}”）" if aspect else ""))
             return
-        states = self._prompt_states() if aspect or guessed else None
+        states = self._prompt_states() if told else None
         if states is not None:
-            told = aspect or guessed
             why = " (the labels are sentiment words; say what they describe to read them otherwise)" if guessed else ""
             why_zh = "（标签是情感词；若不是情感，请说明标签描述的是什么）" if guessed else ""
             for fraction, message, result in in_a_thread(
@@ -302,7 +303,7 @@ class ClassifyService:
         if states is None:
             raise UserError("The chat model does not run in this app (remote, or one GPU call per reply), so it "
                             "cannot read the rows.", "聊天模型不在本应用里运行（远程，或每次回复一次 GPU 调用），读不了这些行。")
-        aspect = self.aspect_of(data, aspect)
+        aspect, _ = self.aspect_of(data, aspect)
         if not aspect:
             raise UserError("Say what the labels describe (e.g. sentiment or topic) for the chat model to read "
                             "the rows.", "请说明标签描述的是什么（例如 情感 或 主题），聊天模型才能读这些行。")

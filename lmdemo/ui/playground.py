@@ -175,23 +175,26 @@ def build_playground_tab(services: "Services") -> None:
                        if baseline.metrics else say(request, "play.ngram_trained"))
             yield (say(request, "play.training_rows", n=len(data.texts), counts=counts, against=against), "", gr.skip(),
                    gr.DownloadButton(visible=False), baseline, gr.skip())
-            if (described or "").strip() or classify.aspect_of(data):  # told, or the labels are sentiment words
-                then = "；" if language(request) == "zh" else "; "  # the accuracies so far, then the chat model's
-                try:
-                    for update in throttled(classify.chat_reading_stream(data, described), interval=0.25,
-                                            is_last=lambda u: u.model is not None):
-                        progress(update.fraction, desc=update.message)
-                        if update.model is None:
-                            yield update.message, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                            continue
-                        read = update.model.metrics.get("accuracy")
-                        against += then + (say(request, "play.chat_reading", accuracy=f"{read:.3f}")
-                                           if read is not None else say(request, "play.chat_reading_trained"))
-                        if not (described or "").strip():
-                            against += say(request, "play.aspect_from_labels", aspect=update.model.aspect)
-                        yield (say(request, "play.training_rows", n=len(data.texts), counts=counts, against=against),
-                               gr.skip(), gr.skip(), gr.skip(), gr.skip(), update.model)
-                except UserError as refused:  # the fine-tune below still runs
+            then = "；" if language(request) == "zh" else "; "  # the accuracies so far, then the chat model's
+            guessed = False
+            try:  # the chat model reads the rows when told what the labels describe, or when their names say it
+                aspect, guessed = classify.aspect_of(data, described or "")
+                readings = throttled(classify.chat_reading_stream(data, aspect), interval=0.25,
+                                     is_last=lambda u: u.model is not None) if aspect else []
+                for update in readings:
+                    progress(update.fraction, desc=update.message)
+                    if update.model is None:
+                        yield update.message, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                        continue
+                    read = update.model.metrics.get("accuracy")
+                    against += then + (say(request, "play.chat_reading", accuracy=f"{read:.3f}")
+                                       if read is not None else say(request, "play.chat_reading_trained"))
+                    if guessed:
+                        against += say(request, "play.aspect_from_labels", aspect=aspect)
+                    yield (say(request, "play.training_rows", n=len(data.texts), counts=counts, against=against),
+                           gr.skip(), gr.skip(), gr.skip(), gr.skip(), update.model)
+            except UserError as refused:  # the fine-tune below still runs; a guess the chat model cannot read goes unsaid
+                if not guessed:
                     against += then + say(request, "play.chat_not_read", why=told(request, refused).rstrip("。."))
             quantization = "8bit" if quantized else "none"
             updates = throttled(classify.fine_tune_stream(data, TrainConfig(epochs=int(n_epochs)), quantization),

@@ -130,6 +130,8 @@ def test_sentiment_labels_say_what_they_describe_by_themselves() -> None:
     assert guess_aspect(["positive"] * 3, ["a film"]) == "", "one label is no classification"
 
     service = ClassifyService(Embedder(), None, None, None, prompt_states=lambda: FakeChat())  # type: ignore[arg-type]
+    assert service.aspect_of(LabelledTexts(TEXTS, LABELS)) == ("sentiment", True)
+    assert service.aspect_of(LabelledTexts(TEXTS, LABELS), " quality ") == ("quality", False), "typed wins, not a guess"
     update = list(service.few_shot_stream(LabelledTexts(TEXTS * 2, LABELS * 2)))[-1]
     assert isinstance(update.model, PromptedHeadClassifier), "untold, positive/negative examples are read as sentiment"
     assert "The sentiment of this text is" in update.message and "the labels are sentiment words" in update.message

@@ -9,7 +9,9 @@ Stop or a closed stream removes the sequence and its KV cells at once. Text is d
 incrementally from the tokens' bytes: a character split across tokens is emitted whole.
 
 Each running reply has a KV cache of its own (`kv_cache_tokens / max_running` cells; llama.cpp's
-non-unified KV): a greedy reply is then the same whether it runs alone or beside others. With one
+non-unified KV): with the q8_0 cache and flash attention on the packaged Q4_1 file, a greedy reply is
+then the same whether it runs alone or beside others (the default f16 cache's ordinary attention, and
+the re-quantized copy's kernels, take other paths for other batch shapes, so there it may drift). With one
 pool shared by all replies (unified KV), a reply's cells interleave with the others' and the
 floating-point sums in attention run in another order, so greedy replies drifted apart after a
 few tokens, sometimes from the first (upstream issues #6583, #7052), and batched steps were no
@@ -123,7 +125,7 @@ class LlamaCppScheduler:
         self._ctx = lc.llama_init_from_model(model.model, params)
         if not self._ctx:
             raise ModelLoadError(f"llama.cpp could not create {config.max_running} caches of {self.context} tokens")
-        self.cache_bytes = int(params.n_ctx * model.kv_values_per_token * LLAMACPP_KV_BYTES[config.kv_cache])
+        self.cache_bytes = int(lc.llama_n_ctx(self._ctx) * model.kv_values_per_token * LLAMACPP_KV_BYTES[config.kv_cache])
         log.info("llama.cpp cache: %d replies of %d tokens, %s keys and values, %.0f MB",
                  config.max_running, self.context, config.kv_cache, self.cache_bytes / 2**20)
         self._memory = lc.llama_get_memory(self._ctx)
