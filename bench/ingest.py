@@ -150,6 +150,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="uploads per setting, interleaved; the table gives the median (lowest-highest)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
 
     from lmdemo.docqa.loaders import document_from_text
     from lmdemo.services import build_services
