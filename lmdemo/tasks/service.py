@@ -243,8 +243,8 @@ class ClassifyService:
         on zh-reviews at 16 per label it reaches 0.65 in a second, where SetFit on the English
         MiniLM reached 0.62 in four minutes (bench/tasks.py)."""
         texts, labels = self._texts(data.texts), list(data.labels)
-        told, guessed = self.aspect_of(LabelledTexts(texts, labels), aspect)
-        aspect = "" if guessed else told  # what the user typed
+        reading, guessed = self.aspect_of(LabelledTexts(texts, labels), aspect)
+        aspect = "" if guessed else reading  # what the user typed, for the messages below
         read = self._embedder.coverage(texts)
         if read.poor:
             name = self._embedder.name()
@@ -257,20 +257,20 @@ class ClassifyService:
                                     "字符；在“模型”页换一个多语言编码器，SetFit 才能用上它们"
                                     + (f"（没有用到“{aspect}”）" if aspect else ""))
             return
-        states = self._prompt_states() if told else None
+        states = self._prompt_states() if reading else None
         if states is not None:
             why = " (the labels are sentiment words; say what they describe to read them otherwise)" if guessed else ""
             why_zh = "（标签是情感词；若不是情感，请说明标签描述的是什么）" if guessed else ""
             for fraction, message, result in in_a_thread(
-                lambda report, cancel: train_prompted_head(self._embedder.embed, states, told, texts, labels,
+                lambda report, cancel: train_prompted_head(self._embedder.embed, states, reading, texts, labels,
                                                            self._embedder.name(), report, cancel),
                 "lmdemo-prompted-head",
             ):
                 yield TrainingUpdate(fraction, message if result is None else
                                      f"head trained on the encoder's embeddings and on how the chat model reads "
-                                     f"“{prompt_ending(told)}”{why}", result,
+                                     f"“{prompt_ending(reading)}”{why}", result,
                                      zh="" if result is None else
-                                     f"分类头已在编码器的向量和聊天模型读到“{prompt_ending(told)}”时的状态上训练好{why_zh}")
+                                     f"分类头已在编码器的向量和聊天模型读到“{prompt_ending(reading)}”时的状态上训练好{why_zh}")
             return
         unused = f" (“{aspect}” is not used: the chat model does not run in this app)" if aspect else ""
         unused_zh = f"（没有用到“{aspect}”：聊天模型不在本应用里运行）" if aspect else ""
