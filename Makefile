@@ -77,5 +77,6 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/retrieval.py
 	$(PY) bench/ingest.py
 	$(PY) bench/qa.py
+	$(PY) bench/qa_zh.py
 	$(PY) bench/tasks.py
 	$(PY) bench/load.py

@@ -76,6 +76,20 @@ def tokenize(texts: Sequence[str], stemmer) -> list[list[str]]:
                           show_progress=False)
 
 
+def keyword_scores(query: str, texts: Sequence[str]) -> np.ndarray:
+    """BM25 scores of `query` over a few `texts` (the sentences quote mode chooses from), with the
+    index's terms: a word every text shares, like the name they are all about, counts for little."""
+    import bm25s
+
+    stemmer = _stemmer()
+    terms = tokenize([query], stemmer)[0]
+    if not terms or not texts:
+        return np.zeros(len(texts), dtype=np.float32)
+    bm25 = bm25s.BM25()
+    bm25.index(tokenize(texts, stemmer), show_progress=False)
+    return np.asarray(bm25.get_scores(terms), dtype=np.float32)
+
+
 @dataclass
 class DocumentIndex:
     """Passages, their vectors and a BM25 index; held in one user's session.
