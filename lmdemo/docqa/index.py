@@ -8,6 +8,7 @@ aclsum dev set the blend beats BM25 alone where RRF loses to it (bench/retrieval
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -76,13 +77,19 @@ def tokenize(texts: Sequence[str], stemmer) -> list[list[str]]:
                           show_progress=False)
 
 
+# Chinese question words, longest first: English ones are BM25 stopwords already. Among a few
+# sentences, 什么样 in "设立什么样的机构？" matched another paragraph's question and quote mode quoted it.
+_QUESTION_WORDS = re.compile("为什么|什么样|什么|怎么样|怎么|怎样|如何|哪些|哪个|哪里|哪儿|多少|几个|谁")
+
+
 def keyword_scores(query: str, texts: Sequence[str]) -> np.ndarray:
-    """BM25 scores of `query` over a few `texts` (the sentences quote mode chooses from), with the
-    index's terms: a word every text shares, like the name they are all about, counts for little."""
+    """BM25 scores of `query`, its question words left out, over a few `texts` (the sentences quote
+    mode chooses from), with the index's terms: a word every text shares, like the name they are all
+    about, counts for little."""
     import bm25s
 
     stemmer = _stemmer()
-    terms = tokenize([query], stemmer)[0]
+    terms = tokenize([_QUESTION_WORDS.sub(" ", query)], stemmer)[0]
     if not terms or not texts:
         return np.zeros(len(texts), dtype=np.float32)
     bm25 = bm25s.BM25()

@@ -42,17 +42,17 @@ def test_quote_mode_answers_with_the_closest_sentences_cited_and_generates_nothi
 
 def test_quote_ranks_sentences_by_the_question_s_words_where_the_encoder_cannot_read_it() -> None:
     """Chinese with an English encoder: every sentence's vector is the same noise, so closeness in meaning
-    picked the first sentence about the station, whatever was asked."""
+    picked the top passage's first sentence, whatever was asked (the supply ship's sentence is not one)."""
     chat = Scripted("unused")
     service, index = _service(chat)
     service.ingest_documents(index, [document_from_text("站点.md", (
         "佐布拉特站是北冰洋冰架上的一座研究基地。佐布拉特站由工程师玛丽亚·奎尔于1987年建立。"
         "佐布拉特站用十二个传感器测量冰层的温度。佐布拉特站的补给船每年三月和九月到达。"))])
-    final = _answer(service, index, "佐布拉特站用什么测量冰层温度？", "quote")
-    assert re.fullmatch(r"佐布拉特站用十二个传感器测量冰层的温度。 \[\d\]", final.text), final.text
-    assert final.sources[0].source == "站点.md"
     supply = _answer(service, index, "补给船什么时候到佐布拉特站？", "quote")
-    assert supply.text.startswith("佐布拉特站的补给船每年三月和九月到达。"), supply.text
+    assert re.fullmatch(r"佐布拉特站的补给船每年三月和九月到达。 \[\d\]", supply.text), supply.text
+    assert supply.sources[0].source == "站点.md"
+    sensors = _answer(service, index, "佐布拉特站用什么测量冰层温度？", "quote")
+    assert sensors.text.startswith("佐布拉特站用十二个传感器测量冰层的温度。"), sensors.text
 
 
 def test_auto_quotes_when_no_passage_backs_the_generated_answer() -> None:
