@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmdemo.docqa.index import DocumentIndex, FusionConfig
+from lmdemo.docqa.index import DocumentIndex, FusionConfig, keyword_scores
 from lmdemo.docqa.splitting import Passage
 
 
@@ -84,3 +84,13 @@ def test_chinese_keywords_typed_together_find_their_paragraph() -> None:
         assert hits[0].passage.text == ZH[expected] and hits[0].bm25 > 0, query
     mixed = index.search("GDP 粮食产量 growth", None, k=1, mode="bm25")
     assert mixed[0].passage.text == ZH[1], "Chinese and English in one query"
+
+
+def test_keyword_scores_leave_out_question_words_and_weigh_down_shared_words() -> None:
+    sentences = ["他们在这里遇到了什么样的困难？", "代表们建议成立地区性的反腐败机构。", "代表们在会上发了言。"]
+    scores = keyword_scores("代表们提议设立什么样的机构？", sentences)
+    assert scores.argmax() == 1 and scores[0] == 0.0
+    assert keyword_scores("什么？", sentences).tolist() == [0.0, 0.0, 0.0]
+    english = keyword_scores("Which ship brings the supplies?", ["The station is on the ice.",
+                                                                 "A ship brings the supplies in March."])
+    assert english[1] > english[0] == 0.0
