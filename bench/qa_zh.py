@@ -20,9 +20,8 @@ import time
 from pathlib import Path
 
 from common import ROOT, write
+from qa import CITATION, DATA
 
-DATA = ROOT.parent / "shared" / "eval"
-CITATION = re.compile(r"\s*\[\d{1,3}\]")
 SENTENCE_END = re.compile(r"(?<=[。！？])")
 
 
